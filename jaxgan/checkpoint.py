@@ -1,0 +1,185 @@
+"""The one wrapper around orbax: checkpoints of the whole TrainState, and the run's config.
+
+Layout of a workdir:
+
+  <workdir>/config.json           the run's ConfigDict, so eval.py --workdir can rebuild the run
+  <workdir>/checkpoints/<step>/   one orbax checkpoint per saved step (the newest `keep` are kept)
+
+Every leaf of the TrainState pytree is saved (params, batch stats, optimizer states, image pools,
+step, RNG key), flattened to a dict keyed by its tree path so that namedtuple optimizer states,
+empty pools and typed PRNG keys all round-trip; the pytree structure comes back from the
+template given to `restore`. Orbax writes each step into a temporary directory and renames it
+when complete, so a run killed mid-save leaves no checkpoint that `latest_step` would pick up;
+leftover temporary directories are removed when the next run opens the directory. Orbax also
+coordinates processes: call every method here from every process.
+"""
+
+import json
+import os
+import pathlib
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxgan import errors
+
+CONFIG_FILE = 'config.json'
+CHECKPOINT_DIR = 'checkpoints'
+
+
+def _key_name(key):
+  for attr in ('key', 'name', 'idx'):
+    if hasattr(key, attr):
+      return str(getattr(key, attr))
+  return str(key)
+
+
+def _is_prng_key(x):
+  return hasattr(x, 'dtype') and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _key_impl(key):
+  if isinstance(key, jax.Array):
+    return jax.random.key_impl(key)
+  return key.dtype._impl  # an abstract key (from jax.eval_shape) carries its impl in its dtype
+
+
+def _named_leaves(tree):
+  """[(name, leaf)] in tree order, each leaf named by its path ('params.G.conv.kernel')."""
+  named = [
+    ('.'.join(_key_name(k) for k in path) or 'leaf', leaf)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]
+  ]
+  if len({name for name, _ in named}) != len(named):
+    raise ValueError('two leaves of the state share a checkpoint name')
+  return named
+
+
+def _abstract_leaf(leaf, default_sharding):
+  """The ShapeDtypeStruct (with sharding) that orbax restores `leaf`'s saved value into."""
+  sharding = getattr(leaf, 'sharding', None) or default_sharding
+  if _is_prng_key(leaf):
+    # The key data has one more (trailing) axis than the key; a NamedSharding's spec leaves it
+    # replicated.
+    shape = jax.eval_shape(jax.random.key_data, jax.ShapeDtypeStruct(leaf.shape, leaf.dtype))
+    return jax.ShapeDtypeStruct(shape.shape, shape.dtype, sharding=sharding)
+  leaf = np.asarray(leaf) if not hasattr(leaf, 'dtype') else leaf
+  return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding)
+
+
+class Checkpointer:
+  """Saves and restores TrainStates under `<workdir>/checkpoints`.
+
+  Args:
+    workdir: the run's directory (created if absent).
+    keep: how many of the newest checkpoints to keep (None or 0: all).
+    async_save: write in a background thread; `wait()` (or `close()`) blocks until done.
+  """
+
+  def __init__(self, workdir, *, keep=3, async_save=True):
+    self.directory = pathlib.Path(workdir).absolute() / CHECKPOINT_DIR
+    options = ocp.CheckpointManagerOptions(
+      max_to_keep=keep or None,
+      create=True,
+      cleanup_tmp_directories=True,
+      enable_async_checkpointing=async_save,
+    )
+    self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+  def latest_step(self):
+    """The newest complete checkpoint's step, or None when there is none."""
+    return self._manager.latest_step()
+
+  def all_steps(self):
+    return sorted(self._manager.all_steps())
+
+  def save(self, step, state):
+    """Saves `state` as checkpoint `step` (asynchronously unless async_save=False)."""
+    flat = {
+      name: jax.random.key_data(leaf) if _is_prng_key(leaf) else leaf
+      for name, leaf in _named_leaves(state)
+    }
+    self._manager.save(int(step), args=ocp.args.StandardSave(flat), force=True)
+
+  def restore(self, template, step=None):
+    """Restores checkpoint `step` (default: the newest) into the structure of `template`.
+
+    Args:
+      template: a state with the run's structure: concrete arrays, or abstract ones from
+        `jax.eval_shape` (ShapeDtypeStructs). Each leaf's sharding (where it has one) is the
+        sharding restored into; leaves without one go to the first local device.
+      step: which checkpoint; None for the newest.
+
+    Returns:
+      The restored state, with typed PRNG keys wrapped back as keys.
+
+    Raises:
+      jaxgan.errors.InputError: no checkpoint, or one that does not fit the template.
+    """
+    step = self.latest_step() if step is None else step
+    if step is None:
+      raise errors.InputError(f'no checkpoint in {self.directory}')
+    default = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    named = _named_leaves(template)
+    abstract = {name: _abstract_leaf(leaf, default) for name, leaf in named}
+    try:
+      restored = self._manager.restore(int(step), args=ocp.args.StandardRestore(abstract))
+    except (ValueError, KeyError, FileNotFoundError) as e:
+      msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+      raise errors.InputError(
+        f'checkpoint {self.directory / str(step)} does not fit this model/config: {msg}'
+      ) from e
+    out = []
+    for name, leaf in named:
+      value = restored[name]
+      if _is_prng_key(leaf):
+        value = jax.random.wrap_key_data(value, impl=_key_impl(leaf))
+      elif isinstance(leaf, np.ndarray | np.generic | int | float):
+        value = np.asarray(value)
+      out.append(value)
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), out)
+
+  def wait(self):
+    """Blocks until any background save has been committed."""
+    self._manager.wait_until_finished()
+
+  def close(self):
+    self._manager.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()
+
+
+def save_config(workdir, config):
+  """Writes `config` to `<workdir>/config.json` (process 0 only, atomically)."""
+  if jax.process_index() != 0:
+    return
+  path = pathlib.Path(workdir) / CONFIG_FILE
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_name(path.name + '.tmp')
+  tmp.write_text(config.to_json_best_effort(indent=2, sort_keys=True) + '\n')
+  os.replace(tmp, path)
+
+
+def load_config(workdir):
+  """Reads the ConfigDict a run stored in `<workdir>/config.json`.
+
+  Raises:
+    jaxgan.errors.InputError: the workdir or its config.json is missing or unreadable.
+  """
+  workdir = pathlib.Path(workdir)
+  if not workdir.is_dir():
+    raise errors.InputError(f'no workdir at {workdir}')
+  path = workdir / CONFIG_FILE
+  try:
+    values = json.loads(path.read_text())
+  except FileNotFoundError:
+    raise errors.InputError(f'{path} is missing: is {workdir} a training workdir?') from None
+  except (OSError, ValueError) as e:
+    raise errors.InputError(f'cannot read {path}: {e}') from None
+  return ml_collections.ConfigDict(values)
