@@ -1,0 +1,333 @@
+"""Official PyTorch state_dicts <-> Flax variables, mapped by name.
+
+jaxgan's networks name their submodules as the official ones are named (`layers.Sequential`
+names its layers '0', '1', ...), so the official key `model.10.conv_block.1.weight` is the
+Flax path `params/model/10/conv_block/1/kernel`: the key's module path split at dots, and the
+leaf renamed:
+
+  weight (conv, linear)  -> params/.../kernel   conv (out, in, kh, kw) -> (kh, kw, in, out);
+                                                transposed conv (in, out, kh, kw) ->
+                                                (kh, kw, out, in) (same permutation);
+                                                linear (out, in) -> (in, out)
+  weight (batch norm)    -> params/.../scale
+  bias                   -> params/.../bias
+  running_mean / _var    -> batch_stats/.../mean / var
+
+`num_batches_tracked` has no counterpart (the momentum is fixed) and is dropped, as are the
+running statistics that old official checkpoints store for InstanceNorm layers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import ml_collections
+import numpy as np
+from flax import traverse_util
+
+from jaxgan.errors import WeightsError
+
+StateDict = dict[str, np.ndarray]
+
+# Official leaf name -> (collection, Flax leaf), by the kind of Flax module found there.
+_KERNEL_LEAVES = {'weight': 'kernel', 'bias': 'bias'}
+_NORM_LEAVES = {'weight': 'scale', 'bias': 'bias'}
+_STATS_LEAVES = {'running_mean': 'mean', 'running_var': 'var'}
+
+
+# ------------------------------------------------------------------------------------------
+# Reading weight files.
+
+
+def _numpy(value) -> np.ndarray:
+  array = np.asarray(value)
+  # Fixtures and some released weights are float16; Flax parameters are float32.
+  if np.issubdtype(array.dtype, np.floating) and array.dtype != np.float32:
+    array = array.astype(np.float32)
+  return array
+
+
+def _load_pth(path: str) -> StateDict:
+  try:
+    import torch  # Optional: only .pth files need it.
+  except ImportError:
+    raise WeightsError(
+      f"reading {path} needs PyTorch: pip install 'jaxgan[torch]', or convert it to .npz "
+      '(numpy.savez(out, **{k: v.numpy() for k, v in torch.load(path).items()}))'
+    ) from None
+  try:
+    loaded = torch.load(path, map_location='cpu', weights_only=True)
+  except Exception as e:  # Any failure to unpickle means a bad weight file.
+    raise WeightsError(f'cannot read {path}: {type(e).__name__}: {e}'.splitlines()[0]) from None
+  if isinstance(loaded, Mapping) and isinstance(loaded.get('state_dict'), Mapping):
+    loaded = loaded['state_dict']
+  if not isinstance(loaded, Mapping):
+    raise WeightsError(f'{path} holds a {type(loaded).__name__}, not a state_dict')
+  return {
+    k: _numpy(v.detach().float().numpy() if v.is_floating_point() else v.numpy())
+    for k, v in loaded.items()
+    if hasattr(v, 'numpy')
+  }
+
+
+def _load_npz(path: str) -> StateDict:
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      files = list(data.files)
+      if any(k.startswith('sd/') for k in files):
+        # A parity fixture (or any file keeping other arrays beside the weights).
+        return {k[len('sd/') :]: _numpy(data[k]) for k in files if k.startswith('sd/')}
+      return {k: _numpy(data[k]) for k in files if k != 'meta'}
+  except (OSError, ValueError) as e:
+    raise WeightsError(f'cannot read {path}: {e}'.splitlines()[0]) from None
+
+
+_READERS = {'.pth': _load_pth, '.pt': _load_pth, '.npz': _load_npz}
+
+
+def clean_state_dict(state_dict: Mapping[str, Any]) -> StateDict:
+  """Removes what the official code itself ignores when loading weights.
+
+  A leading 'module.' (weights saved from `DataParallel`), `num_batches_tracked`, and the
+  running statistics of InstanceNorm layers that checkpoints of older PyTorch versions hold
+  (recognised as running statistics without a `weight` beside them: the official batch
+  norms are always affine).
+
+  Args:
+    state_dict: official key -> array.
+
+  Returns:
+    A new dict of numpy arrays, floats as float32.
+  """
+  sd = {}
+  for key, value in state_dict.items():
+    key = key.removeprefix('module.')
+    if key.endswith('.num_batches_tracked'):
+      continue
+    sd[key] = _numpy(value)
+  for key in list(sd):
+    module, _, leaf = key.rpartition('.')
+    if leaf in _STATS_LEAVES and f'{module}.weight' not in sd:
+      del sd[key]
+  return sd
+
+
+def load_state_dict(path: str | os.PathLike) -> StateDict:
+  """Reads an official PyTorch state_dict from a .pth file or an .npz file.
+
+  .pth needs PyTorch (`pip install 'jaxgan[torch]'`), imported only here. An .npz holds the
+  state_dict's keys either as they are or prefixed with 'sd/' (the parity fixtures' layout).
+
+  Args:
+    path: a .pth/.pt or .npz file.
+
+  Returns:
+    Official key -> numpy array (floats as float32), cleaned by `clean_state_dict`.
+
+  Raises:
+    WeightsError: the file is missing or unreadable, or PyTorch is needed and missing.
+  """
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    raise WeightsError(f'no weight file {path}')
+  ext = os.path.splitext(path)[1].lower()
+  if ext not in _READERS:
+    raise WeightsError(f'cannot read {path}: expected one of {", ".join(sorted(_READERS))}')
+  return clean_state_dict(_READERS[ext](path))
+
+
+def save_npz(path: str | os.PathLike, state_dict: Mapping[str, np.ndarray]) -> None:
+  """Writes a state_dict (e.g. from `from_flax`) as an .npz that `load_state_dict` reads."""
+  np.savez(path, **{k: np.asarray(v) for k, v in state_dict.items()})
+
+
+# ------------------------------------------------------------------------------------------
+# Layouts.
+
+
+def _to_flax_kernel(weight: np.ndarray) -> np.ndarray:
+  if weight.ndim == 4:  # (out, in, kh, kw), or (in, out, kh, kw) for a transposed conv.
+    return weight.transpose(2, 3, 1, 0)
+  if weight.ndim == 2:  # Linear: (out, in).
+    return weight.T
+  return weight
+
+
+def _from_flax_kernel(kernel: np.ndarray) -> np.ndarray:
+  if kernel.ndim == 4:
+    return kernel.transpose(3, 2, 0, 1)
+  if kernel.ndim == 2:
+    return kernel.T
+  return kernel
+
+
+def _torch_shape(flax_leaf: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+  if flax_leaf == 'kernel':
+    return _from_flax_kernel(np.empty(shape, np.bool_)).shape
+  return tuple(shape)
+
+
+def _flax_target(key: str, params: Mapping, stats: Mapping):
+  """Returns (collection, Flax path) for an official key, or None if the network has none."""
+  module, _, leaf = key.rpartition('.')
+  path = tuple(module.split('.'))
+  if leaf in _STATS_LEAVES:
+    target = ('batch_stats', (*path, _STATS_LEAVES[leaf]))
+    return target if target[1] in stats else None
+  for names in (_KERNEL_LEAVES, _NORM_LEAVES):
+    if leaf in names and (*path, names[leaf]) in params:
+      return 'params', (*path, names[leaf])
+  return None
+
+
+def _official_keys(params: Mapping, stats: Mapping) -> dict[str, tuple[str, tuple[str, ...]]]:
+  """Official key -> (collection, Flax path) for every leaf of a Flax variables tree."""
+  keys = {}
+  for path in params:
+    *module, leaf = path
+    kernel_like = (*module, 'kernel') in params
+    names = _KERNEL_LEAVES if kernel_like else _NORM_LEAVES
+    official = {v: k for k, v in names.items()}[leaf]
+    keys['.'.join([*module, official])] = ('params', path)
+  for path in stats:
+    *module, leaf = path
+    official = {v: k for k, v in _STATS_LEAVES.items()}[leaf]
+    keys['.'.join([*module, official])] = ('batch_stats', path)
+  return keys
+
+
+def _hint(key: str) -> str:
+  if key.rpartition('.')[2] in ('bias', 'running_mean', 'running_var'):
+    return 'check --config.norm: only instance norm gives conv biases, batch norm has stats'
+  return 'check --config.netG/netD, norm and no_dropout (dropout shifts the layer indices)'
+
+
+def to_flax(state_dict: Mapping[str, Any], variables: Mapping, name: str = 'the network') -> dict:
+  """Converts an official state_dict to Flax variables shaped as `variables`.
+
+  Args:
+    state_dict: official key -> array (from `load_state_dict`, or a torch state_dict's
+      values as numpy arrays); cleaned by `clean_state_dict` first.
+    variables: a template from `module.init` (or `jax.eval_shape` of it, only the tree and
+      shapes are used): {'params': ..., 'batch_stats': ...}.
+    name: the network, for error messages (e.g. 'resnet_9blocks').
+
+  Returns:
+    {'params': ..., 'batch_stats': ...} (the collections `variables` has) of float32 numpy
+    arrays, with exactly the tree of `variables`.
+
+  Raises:
+    WeightsError: a key missing, unexpected, or of the wrong shape; one line naming it.
+  """
+  sd = clean_state_dict(state_dict)
+  params = traverse_util.flatten_dict(dict(variables.get('params', {})))
+  stats = traverse_util.flatten_dict(dict(variables.get('batch_stats', {})))
+  template = {'params': params, 'batch_stats': stats}
+  prefix = f'weights do not fit {name}'
+  out = {'params': {}, 'batch_stats': {}}
+  for key, value in sd.items():
+    target = _flax_target(key, params, stats)
+    if target is None:
+      raise WeightsError(f'{prefix}: unexpected key {key} {tuple(value.shape)} ({_hint(key)})')
+    collection, path = target
+    expected = tuple(template[collection][path].shape)
+    leaf = path[-1]
+    converted = _to_flax_kernel(value) if leaf == 'kernel' else value
+    if converted.shape != expected:
+      raise WeightsError(
+        f'{prefix}: {key} has shape {tuple(value.shape)}, expected '
+        f'{_torch_shape(leaf, expected)} (check --config.ngf/ndf/input_nc/output_nc)'
+      )
+    out[collection][path] = converted.astype(np.float32)
+  expected_keys = _official_keys(params, stats)
+  for key, (collection, path) in expected_keys.items():
+    if path not in out[collection]:
+      shape = _torch_shape(path[-1], tuple(template[collection][path].shape))
+      raise WeightsError(f'{prefix}: {key} {shape} is missing ({_hint(key)})')
+  result = {}
+  for collection in variables:
+    if collection in out:
+      result[collection] = traverse_util.unflatten_dict(out[collection])
+  return result
+
+
+def from_flax(variables: Mapping) -> StateDict:
+  """Converts Flax variables back to an official state_dict (numpy, PyTorch layouts).
+
+  Batch norms get `num_batches_tracked` = 0, which PyTorch only uses when momentum is None.
+
+  Args:
+    variables: {'params': ..., 'batch_stats': ...} of a jaxgan network.
+
+  Returns:
+    Official key -> numpy array, loadable with `net.load_state_dict({k: torch.from_numpy(v)})`.
+  """
+  params = traverse_util.flatten_dict(dict(variables.get('params', {})))
+  stats = traverse_util.flatten_dict(dict(variables.get('batch_stats', {})))
+  sd = {}
+  for key, (collection, path) in _official_keys(params, stats).items():
+    value = np.asarray((params if collection == 'params' else stats)[path], np.float32)
+    sd[key] = _from_flax_kernel(value) if path[-1] == 'kernel' else value
+    if path[-1] == 'mean':
+      sd[key.rpartition('.')[0] + '.num_batches_tracked'] = np.array(0, np.int64)
+  return sd
+
+
+# ------------------------------------------------------------------------------------------
+# Networks from official constructor arguments.
+
+
+def _pix2pix_cyclegan(meta):
+  from jaxgan import nets
+
+  config = ml_collections.ConfigDict(
+    {
+      'netG': meta.get('net', 'unet_256'),
+      'netD': meta.get('net', 'basic'),
+      'ngf': meta.get('ngf', 64),
+      'ndf': meta.get('ndf', 64),
+      'n_layers_D': meta.get('n_layers', 3),
+      'norm': meta.get('norm', 'batch'),
+      'no_dropout': not meta.get('use_dropout', False),
+      'init_type': meta.get('init_type', 'normal'),
+      'init_gain': meta.get('init_gain', 0.02),
+      'compute_dtype': meta.get('compute_dtype', 'float32'),
+    }
+  )
+  if meta.get('kind') == 'discriminator':
+    return nets.define_D(config, meta.get('input_nc', 3))
+  return nets.define_G(config, meta.get('input_nc', 3), meta.get('output_nc', 3))
+
+
+# Family -> builder(meta); later families (BicycleGAN, MUNIT) add theirs.
+META_BUILDERS = {'pix2pix_cyclegan': _pix2pix_cyclegan}
+
+
+def build_from_meta(meta: Mapping[str, Any] | str):
+  """Builds the jaxgan network that official constructor arguments describe.
+
+  For users holding official weights and the options they were trained with, and for the
+  parity fixtures (their `meta`).
+
+  Args:
+    meta: dict or JSON string: `family` ('pix2pix_cyclegan'), `kind` ('generator' |
+      'discriminator'), `net` (an official netG/netD name), ngf/ndf, norm, input_nc,
+      output_nc, use_dropout, n_layers; missing fields take the official defaults.
+
+  Returns:
+    The Flax module (see `jaxgan.nets.define_G` / `define_D`).
+
+  Raises:
+    WeightsError: a family jaxgan does not build (yet).
+  """
+  if isinstance(meta, str):
+    meta = json.loads(meta)
+  family = meta.get('family', 'pix2pix_cyclegan')
+  if family not in META_BUILDERS:
+    raise WeightsError(
+      f'no jaxgan networks for family {family!r} yet; known: {", ".join(sorted(META_BUILDERS))}'
+    )
+  return META_BUILDERS[family](meta)

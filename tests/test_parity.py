@@ -1,0 +1,64 @@
+"""jaxgan networks against the official PyTorch ones: same weights, same outputs.
+
+One test per fixture in $JAXGAN_PARITY_DIR (default ../shared/parity), named by its stem.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from parity_utils import (
+  PENDING_FAMILIES,
+  fixture_paths,
+  load_fixture,
+  max_error,
+  nchw_to_nhwc,
+  nhwc_to_nchw,
+  parity_dir,
+  read_meta,
+)
+
+from jaxgan import port
+
+# float32 on CPU agrees to about 1e-6 of the output's scale (README: about 1e-5); a
+# structural difference (padding, layout, concatenation order) is off by 1e-2 or more.
+RTOL = 1e-5
+
+PATHS = fixture_paths()
+
+
+def _run_pix2pix_cyclegan(fixture):
+  module = port.build_from_meta(fixture.meta)
+  x = jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))
+  template = jax.eval_shape(lambda: module.init(jax.random.key(0), x))
+  variables = port.to_flax(fixture.sd, template, fixture.meta['net'])
+  # mode 'train': batch norm uses the batch's statistics; no fixture has dropout.
+  assert fixture.meta['mode'] == 'train' and not fixture.meta.get('use_dropout', False)
+  y, _ = jax.jit(lambda v, x: module.apply(v, x, train=True, mutable=['batch_stats']))(variables, x)
+  return {'y': nhwc_to_nchw(np.asarray(y))}
+
+
+RUNNERS = {'pix2pix_cyclegan': _run_pix2pix_cyclegan}
+
+
+if PATHS:
+
+  @pytest.mark.parametrize('path', PATHS, ids=[p.stem for p in PATHS])
+  def test_matches_official(path, record_property):
+    family = read_meta(path)['family']
+    if family in PENDING_FAMILIES:
+      pytest.skip(PENDING_FAMILIES[family])
+    if family not in RUNNERS:
+      pytest.skip(f'no parity runner for family {family!r}')
+    fixture = load_fixture(path)
+    outputs = RUNNERS[family](fixture)
+    assert outputs.keys() == fixture.outputs.keys()
+    for name, ref in fixture.outputs.items():
+      err, scale = max_error(outputs[name], ref)
+      record_property(f'max_abs_error_{name}', err)
+      assert err <= RTOL * scale, f'{name}: max |diff| {err:.3g} > {RTOL} x {scale:.3g}'
+
+else:
+
+  def test_matches_official():
+    pytest.skip(f'no parity fixtures at {parity_dir()} (set JAXGAN_PARITY_DIR)')
