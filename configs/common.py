@@ -31,6 +31,7 @@ def get_data_config():
   data.preprocess = 'resize_and_crop'  # resize_and_crop | crop | scale_width | scale_width_and_crop | none
   data.load_size = 286
   data.crop_size = 256
+  data.test_load_size = 0  # load_size when evaluating; 0 = crop_size, as the official test options
   data.crop_width = 0  # 0: square crops; else crop_size x crop_width (height x width)
   data.no_flip = False
   data.serial_batches = False  # unaligned: take B in order instead of at random

@@ -1,0 +1,369 @@
+"""`build`: config -> a tf.data pipeline of numpy batches, as the official data loaders.
+
+Stages: a source yields raw examples (uint8 images and their names) in the order the official
+DataLoader would visit them; `_process` applies the direction, the channel counts and the
+official transforms; batching and prefetch happen on the host.
+"""
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from jaxgan import errors
+from jaxgan.data import folders, synthetic, transforms
+
+# TF must not grab accelerators that JAX owns.
+try:
+  tf.config.set_visible_devices([], 'GPU')
+except RuntimeError:  # already initialised by someone else; nothing to hide then
+  pass
+
+SOURCES = ('folder', 'tfds', 'synthetic')
+DATASET_MODES = ('aligned', 'unaligned', 'single')
+DIRECTIONS = ('AtoB', 'BtoA')
+_ERROR = re.compile(re.escape(transforms.ERROR_OPEN) + '(.*?)' + re.escape(transforms.ERROR_CLOSE))
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """One process's share of a split, batched.
+
+  Attributes:
+    num_examples: images in the split over all processes (for 'unaligned', max(|A|, |B|):
+      the official epoch length).
+    steps_per_epoch: ceil(num_examples / global batch size), the official number of iterations
+      per epoch (its last, smaller batch counted). Training streams run on across epochs, so
+      every batch is full; evaluation yields exactly steps_per_epoch batches on every process.
+    batch_size: images per batch of this process (global batch size / process count).
+    keys: the keys of each batch.
+  """
+
+  num_examples: int
+  steps_per_epoch: int
+  batch_size: int
+  keys: tuple[str, ...]
+  _make: Callable[[], tf.data.Dataset] = dataclasses.field(repr=False)
+
+  def as_tf_dataset(self) -> tf.data.Dataset:
+    """The batched tf.data.Dataset behind `batches()`, built afresh."""
+    return self._make()
+
+  def batches(self) -> Iterator[dict[str, np.ndarray]]:
+    """A fresh iterator of numpy batches; the same seed gives the same stream.
+
+    Raises:
+      InputError: an image that cannot be read or does not fit the preprocessing.
+    """
+    iterator = self._make().as_numpy_iterator()
+    while True:
+      try:
+        batch = next(iterator)
+      except StopIteration:
+        return
+      except tf.errors.OpError as error:
+        raise _input_error(error) from None
+      yield batch
+
+
+def _input_error(error):
+  """An InputError for a failed tf.data op, or the op's error if it is not about input."""
+  found = _ERROR.search(error.message)
+  if found:
+    return errors.InputError(found.group(1))
+  if 'Cannot batch tensors with different shapes' in error.message:
+    detail = error.message.split('First element had shape ')[-1].split('\n')[0]
+    return errors.InputError(
+      f'images of different sizes cannot share a batch (first element had shape {detail}); '
+      'use a cropping data.preprocess or batch_size 1 per process'
+    )
+  return error
+
+
+def build(
+  config,
+  split,
+  *,
+  train,
+  process_index=None,
+  process_count=None,
+  seed=None,
+  batch_size=None,
+):
+  """Builds this process's input pipeline for one split.
+
+  Batches are dicts of numpy arrays: 'A' [n, H, W, input_nc] and 'B' [n, H, W, output_nc],
+  float32 in [-1, 1], with `config.data.direction` applied ('A' is the model's input).
+  'single' mode has only 'A'. With train=False batches also carry 'A_paths' (and 'B_paths'):
+  the image names as bytes.
+
+  train=True: shuffled (a fresh permutation per epoch, as the official DataLoader; in order
+  with serial_batches), repeated forever, random crops and flips, full batches only.
+  train=False: in order, every image once, no flip, centred crops, load_size replaced by
+  data.test_load_size (0: crop_size, as the official test options); the last batches are padded
+  to full size with repeats whose paths are b'' (skip those when saving), so that every
+  process yields steps_per_epoch batches of static shape. For 'unaligned', both domains are
+  visited in order, the shorter one padded the same way.
+
+  Each process reads a disjoint part of the images: every process_count-th file (folders and
+  synthetic sets) or an even slice (tfds).
+
+  Args:
+    config: the full config (reads config.data and config.batch_size).
+    split: 'train', 'test', 'val', ... as the dataset has them.
+    train: training stream or evaluation pass.
+    process_index, process_count: this process and how many there are; default from JAX.
+    seed: for shuffling and augmentation; default config.seed.
+    batch_size: global batch size; default config.batch_size.
+
+  Returns:
+    a `Dataset`.
+
+  Raises:
+    ConfigError: an unknown or inconsistent option.
+    InputError: a missing folder, an empty split, an unusable image.
+  """
+  if process_index is None or process_count is None:
+    import jax
+
+    process_index = jax.process_index() if process_index is None else process_index
+    process_count = jax.process_count() if process_count is None else process_count
+  seed = config.seed if seed is None else seed
+  global_batch = config.batch_size if batch_size is None else batch_size
+  data = config.data
+  _check(data, global_batch, process_count)
+  local_batch = global_batch // process_count
+  # Independent streams for the order, the random B of 'unaligned' and the augmentation.
+  seeds = np.random.SeedSequence([seed, process_index]).generate_state(6).reshape(3, 2)
+  seeds = [tf.constant(s.astype(np.int64)) for s in seeds]
+  shard = (process_index, process_count)
+
+  if data.source == 'tfds':
+    from jaxgan.data import tfds_sources
+
+    raw, mode, num_examples = tfds_sources.raw_examples(
+      config, split, train=train, shard=shard, seeds=seeds, local_batch=local_batch
+    )
+  else:
+    tables, mode = _tables(config, split)
+    num_examples = max(t.size for t in tables.values())
+    raw = _table_stream(
+      tables,
+      mode,
+      train=train,
+      serial=data.serial_batches,
+      shard=shard,
+      seeds=seeds,
+      steps=math.ceil(num_examples / global_batch),
+      local_batch=local_batch,
+    )
+
+  load_size = data.load_size if train else (data.test_load_size or data.crop_size)
+  keys = ('A',) if mode == 'single' else ('A', 'B')
+  if not train:
+    keys += tuple(k + '_paths' for k in keys)
+  process = lambda ex: _process(ex, data, mode, train, load_size, seeds[2], keys)
+  parallel = tf.data.AUTOTUNE if data.num_parallel_calls < 0 else data.num_parallel_calls
+
+  def make():
+    ds = raw().map(process, num_parallel_calls=parallel, deterministic=True)
+    ds = ds.batch(local_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.deterministic = True
+    return ds.with_options(options)
+
+  return Dataset(
+    num_examples=num_examples,
+    steps_per_epoch=max(1, math.ceil(num_examples / global_batch)),
+    batch_size=local_batch,
+    keys=keys,
+    _make=make,
+  )
+
+
+def _check(data, global_batch, process_count):
+  """ConfigErrors for unknown names and impossible combinations, before any file is read."""
+  for key, known in (
+    ('source', SOURCES),
+    ('dataset_mode', DATASET_MODES),
+    ('direction', DIRECTIONS),
+  ):
+    if data[key] not in known:
+      raise errors.ConfigError(
+        f'data.{key} {data[key]!r} is unknown; expected one of {", ".join(known)}'
+      )
+  for key in ('input_nc', 'output_nc'):
+    if data[key] not in (1, 3):
+      raise errors.ConfigError(f'data.{key} is {data[key]}; expected 1 (gray) or 3 (RGB)')
+  transforms.check(data)
+  if global_batch < 1 or global_batch % process_count:
+    raise errors.ConfigError(
+      f'batch_size {global_batch} is not a positive multiple of the process count '
+      f'{process_count}; each process loads batch_size / process_count images'
+    )
+  if data.source == 'synthetic':
+    synthetic.check(data)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Table:
+  """Random-access images: `load(index)` -> dict of images and names (some of A, B, *_paths)."""
+
+  size: int
+  load: Callable[[tf.Tensor], dict]
+
+
+def _tables(config, split):
+  """Tables for 'folder' and 'synthetic': {'AB': pairs} or {'A': ..., 'B': ...}, and the mode."""
+  data = config.data
+  mode = data.dataset_mode
+  if data.source == 'folder':
+    dirs = folders.split_dirs(data, split)
+    paths = {k: folders.make_dataset(d, data.max_dataset_size, mode) for k, d in dirs.items()}
+    if 'AB' in paths:
+      return {'AB': _aligned_folder_table(paths['AB'])}, mode
+    return {k: _folder_table(k, p) for k, p in paths.items()}, mode
+
+  images = synthetic.images(config, split)
+  if mode == 'aligned' and not (synthetic.is_paired(data.synthetic) or split != 'train'):
+    raise errors.ConfigError(
+      f'data.synthetic {data.synthetic!r} has no pairs to train on; use dataset_mode '
+      "'unaligned' (or the paired task 'shapes_paired')"
+    )
+  if data.max_dataset_size > 0:
+    images = {k: v[: data.max_dataset_size] for k, v in images.items()}
+  prefix = f'{data.synthetic}/{split}'
+  if mode == 'aligned':
+    a, b = (tf.constant(images[k]) for k in 'AB')
+
+    def load_pair(i):
+      name = tf.strings.join([prefix, '/', tf.strings.as_string(i, width=5, fill='0')])
+      return {'A': tf.gather(a, i), 'B': tf.gather(b, i), 'A_paths': name, 'B_paths': name}
+
+    return {'AB': _Table(len(images['A']), load_pair)}, mode
+  domains = 'A' if mode == 'single' else 'AB'
+  return {k: _array_table(k, images[k], f'{prefix}{k}') for k in domains}, mode
+
+
+def _array_table(key, array, prefix):
+  array = tf.constant(array)
+
+  def load(i):
+    name = tf.strings.join([prefix, '/', tf.strings.as_string(i, width=5, fill='0')])
+    return {key: tf.gather(array, i), key + '_paths': name}
+
+  return _Table(int(array.shape[0]), load)
+
+
+def _folder_table(key, paths):
+  paths_t = tf.constant(paths)
+
+  def load(i):
+    path = tf.gather(paths_t, i)
+    return {key: folders.load(path), key + '_paths': path}
+
+  return _Table(len(paths), load)
+
+
+def _aligned_folder_table(paths):
+  paths_t = tf.constant(paths)
+
+  def load(i):
+    path = tf.gather(paths_t, i)
+    ab = folders.load(path)
+    half = tf.shape(ab)[1] // 2  # official int(w / 2): A gets the left half
+    return {'A': ab[:, :half], 'B': ab[:, half:], 'A_paths': path, 'B_paths': path}
+
+  return _Table(len(paths), load)
+
+
+def _table_stream(tables, mode, *, train, serial, shard, seeds, steps, local_batch):
+  """A function making the raw example stream of this process's shard of the tables."""
+  index, count = shard
+  # Global indices of this process's images: every count-th, starting at index.
+  shards = {k: np.arange(index, t.size, count, dtype=np.int64) for k, t in tables.items()}
+  for k, s in shards.items():
+    if len(s) == 0 and train:
+      raise errors.InputError(
+        f'the split has {tables[k].size} images in {k}, fewer than the {count} processes'
+      )
+  sizes = {k: len(s) for k, s in shards.items()}
+  length = max(sizes.values())
+  order_seed, b_seed, _ = seeds
+
+  def indices(position, counter):
+    """Table index per key, and whether it is a real image (not padding)."""
+    out = {}
+    for k in tables:
+      n = max(sizes[k], 1)
+      if k == 'B' and mode == 'unaligned' and train and not serial:
+        # Official UnalignedDataset: B drawn at random, independently of A.
+        seed = tf.random.experimental.stateless_fold_in(b_seed, counter)
+        i = tf.random.stateless_uniform([], seed, minval=0, maxval=n, dtype=tf.int64)
+      else:
+        i = position % n
+      out[k] = (i, position < sizes[k])
+    return out
+
+  def load(position, counter):
+    example = {}
+    for k, (i, valid) in indices(position, counter).items():
+      shard_k = tf.constant(shards[k] if sizes[k] else np.zeros(1, np.int64))
+      loaded = tables[k].load(tf.gather(shard_k, i))
+      for name, value in loaded.items():
+        if name.endswith('_paths'):
+          value = tf.where(valid, value, tf.constant(b''))
+        example[name] = value
+    example['k'] = counter
+    return example
+
+  def make():
+    if train:
+
+      def epoch(e):
+        positions = tf.range(length, dtype=tf.int64)
+        if not serial:
+          seed = tf.random.experimental.stateless_fold_in(order_seed, e)
+          positions = tf.random.experimental.stateless_shuffle(positions, seed)
+        return tf.data.Dataset.from_tensor_slices(positions)
+
+      positions = tf.data.Dataset.counter().flat_map(epoch)
+    else:
+      positions = tf.data.Dataset.range(steps * local_batch)
+    return positions.enumerate().map(lambda counter, p: load(p, counter))
+
+  return make
+
+
+def _process(example, data, mode, train, load_size, aug_seed, keys):
+  """Direction, channels, official transforms and scaling of one raw example."""
+  if data.direction == 'BtoA' and mode != 'single':
+    example = {_swap(k): v for k, v in example.items()}
+  seed = tf.random.experimental.stateless_fold_in(aug_seed, example['k'])
+  seed_a, seed_b = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  channels = {'A': data.input_nc, 'B': data.output_nc}
+  out = {}
+  params = None
+  for key in keys:
+    if key.endswith('_paths'):
+      out[key] = example[key]
+      continue
+    image = transforms.to_rgb(example[key], name=f'{data.source} {key}')
+    if channels[key] == 1:
+      image = transforms.grayscale(image)
+    if params is None or mode != 'aligned':
+      # Aligned pairs share the crop and the flip (official get_params on A, used for both).
+      shape = tf.shape(image)
+      height, width = transforms.resized_size(shape[0], shape[1], data, load_size)
+      params = transforms.get_params(seed_a if key == 'A' else seed_b, height, width, data, train)
+    name = example.get(key + '_paths', tf.constant(key))
+    image = transforms.transform(image, params, data, load_size, name)
+    out[key] = transforms.normalize(image)
+  return out
+
+
+def _swap(key):
+  return {'A': 'B', 'B': 'A'}.get(key[0], key[0]) + key[1:] if key[0] in 'AB' else key

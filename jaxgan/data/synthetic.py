@@ -1,0 +1,251 @@
+"""Built-in image-to-image tasks generated from a seed: no download, known ground truth.
+
+Each scene holds 1 to 3 non-overlapping shapes (circle, square, triangle), each in one of six
+saturated colours, on a black background. A scene renders two ways:
+
+- outline: the shape's border, 2 px wide at 32 px (scaled with the image size);
+- fill: the whole shape in its colour.
+
+Tasks (`config.data.synthetic`):
+
+- 'shapes_paired' (pix2pix): A = outline, B = fill of the same scene.
+- 'shapes_unpaired' (CycleGAN): domain A = outlines and domain B = fills of *independent*
+  scenes, so training never sees a pair; the true mapping is still fill(outline).
+
+Both test splits are paired (A[i], B[i] are the same scene), so evaluation measures the error
+against the true target in either direction; no test scene occurs in the train split. Filling an
+outline needs context of the shape's radius (5 to 8 px at 32 px) and the outline's colour, so the
+task is small enough for a U-Net on 2 CPU cores yet far from what the identity or the mean image
+give (see `jaxgan.metrics.ground_truth`).
+
+Images are generated with numpy only, deterministically from `config.data.synthetic_seed`, and
+cached in memory.
+"""
+
+import functools
+import hashlib
+
+import numpy as np
+
+from jaxgan import errors
+
+TASKS = ('shapes_paired', 'shapes_unpaired')
+SPLITS = ('train', 'test')
+SHAPES = ('circle', 'square', 'triangle')
+COLOURS = np.array(
+  [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255], [0, 255, 255]],
+  np.uint8,
+)
+MAX_SHAPES = 3
+
+
+def check(data):
+  """Raises ConfigError for an unknown task or an unusable size in the data config."""
+  if data.synthetic not in TASKS:
+    raise errors.ConfigError(
+      f'data.synthetic {data.synthetic!r} is unknown; expected one of {", ".join(TASKS)}'
+    )
+  if not 16 <= data.synthetic_size <= 512:
+    raise errors.ConfigError(
+      f'data.synthetic_size {data.synthetic_size} is unusable; expected 16 to 512 pixels'
+    )
+  if data.synthetic_train < 1 or data.synthetic_test < 1:
+    raise errors.ConfigError('data.synthetic_train and data.synthetic_test must be >= 1')
+
+
+def is_paired(name):
+  """Whether the train split of task `name` pairs A[i] with B[i]."""
+  return name == 'shapes_paired'
+
+
+def images(config, split):
+  """The split as the pipeline reads it, before direction and preprocessing.
+
+  Args:
+    config: the full config (reads `config.data.synthetic*`).
+    split: 'train' or 'test'.
+
+  Returns:
+    dict(A=uint8 [n, S, S, 3], B=uint8 [n, S, S, 3]); paired except in the train split of
+    'shapes_unpaired'.
+  """
+  data = config.data
+  check(data)
+  if split not in SPLITS:
+    raise errors.InputError(
+      f'split {split!r} is not in synthetic {data.synthetic!r}; expected one of {", ".join(SPLITS)}'
+    )
+  return _generate(
+    data.synthetic,
+    data.synthetic_size,
+    data.synthetic_train,
+    data.synthetic_test,
+    data.synthetic_seed,
+  )[split]
+
+
+def ground_truth(config, split):
+  """Paired inputs and true targets, as the model sees them.
+
+  The direction and the channel counts are applied as in the batches (`'A'` is the model input
+  with `input_nc` channels, `'B'` its true target with `output_nc` channels), without
+  preprocessing, in [-1, 1]. For the train split of 'shapes_unpaired' the pairs are those of
+  both domains' scenes (2 x synthetic_train of them): what the model should output for every
+  image it trained on.
+
+  Args:
+    config: the full config.
+    split: 'train' or 'test'.
+
+  Returns:
+    dict(A=float32 [n, S, S, input_nc], B=float32 [n, S, S, output_nc]).
+  """
+  data = config.data
+  check(data)
+  if split not in SPLITS:
+    raise errors.InputError(f'split {split!r} is not in synthetic {data.synthetic!r}')
+  sets = _generate(
+    data.synthetic,
+    data.synthetic_size,
+    data.synthetic_train,
+    data.synthetic_test,
+    data.synthetic_seed,
+  )
+  pairs = sets['truth_' + split]
+  a, b = pairs['A'], pairs['B']
+  if data.direction == 'BtoA':
+    a, b = b, a
+  return dict(A=to_model(a, data.input_nc), B=to_model(b, data.output_nc))
+
+
+def to_model(images_uint8, channels):
+  """uint8 RGB -> float32 in [-1, 1] with 1 (PIL 'L' luma) or 3 channels."""
+  x = images_uint8
+  if channels == 1:
+    x = luma(x)[..., None]
+  return x.astype(np.float32) / 127.5 - 1.0
+
+
+def luma(rgb):
+  """PIL's RGB -> 'L' conversion (ITU-R 601-2, integer maths with rounding), uint8."""
+  rgb = rgb.astype(np.int64)
+  y = rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000
+  return (y >> 16).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=8)
+def _generate(name, size, num_train, num_test, seed):
+  """All splits of one task; cached because every build() and metric reads them."""
+  task = TASKS.index(name)
+  rng = lambda stream: np.random.default_rng([seed, task, stream])
+  if is_paired(name):
+    scenes = _scenes(rng(0), num_train, size)
+    outline, fill = _render_all(scenes, size)
+    train = dict(A=outline, B=fill)
+    truth_train = train
+  else:
+    outline_a, fill_a = _render_all(_scenes(rng(1), num_train, size), size)
+    outline_b, fill_b = _render_all(_scenes(rng(2), num_train, size), size)
+    train = dict(A=outline_a, B=fill_b)
+    truth_train = dict(A=np.concatenate([outline_a, outline_b]), B=np.concatenate([fill_a, fill_b]))
+  train_keys = _hashes(truth_train['A']) | _hashes(truth_train['B'])
+  test = _disjoint_test(rng(3), num_test, size, train_keys)
+  for array in (*train.values(), *test.values(), *truth_train.values()):
+    array.setflags(write=False)
+  return dict(train=train, test=test, truth_train=truth_train, truth_test=test)
+
+
+def _disjoint_test(rng, num, size, train_keys):
+  """Test scenes, redrawing any whose image also occurs in the train split."""
+  outlines, fills, seen = [], [], set(train_keys)
+  while len(fills) < num:
+    outline, fill = _render_all(_scenes(rng, num - len(fills), size), size)
+    for o, f in zip(outline, fill, strict=True):
+      keys = {_hash(o), _hash(f)}
+      if not keys & seen:
+        seen |= keys
+        outlines.append(o)
+        fills.append(f)
+  return dict(A=np.stack(outlines), B=np.stack(fills))
+
+
+def _hash(image):
+  return hashlib.sha1(image.tobytes()).hexdigest()
+
+
+def _hashes(images_uint8):
+  return {_hash(x) for x in images_uint8}
+
+
+def _scenes(rng, num, size):
+  """Random scenes: lists of (shape, colour index, centre y, centre x, radius)."""
+  scale = size / 32
+  r_min, r_max = round(5 * scale), round(8 * scale)
+  gap = round(2 * scale) + 1  # outlines of different shapes never touch
+  wanted = rng.integers(1, MAX_SHAPES + 1, size=num)
+  tries = 20 * MAX_SHAPES
+  # Candidates drawn in bulk (per-call overhead of the generator dominates otherwise), then
+  # accepted in order while their bounding boxes keep apart: rejection sampling.
+  u = rng.random((num, tries, 5))
+  radius = r_min + (u[..., 0] * (r_max - r_min + 1)).astype(int)
+  span = size - 2 * radius - 2
+  cy = radius + 1 + (u[..., 1] * span).astype(int)
+  cx = radius + 1 + (u[..., 2] * span).astype(int)
+  shape = (u[..., 3] * len(SHAPES)).astype(int)
+  colour = (u[..., 4] * len(COLOURS)).astype(int)
+  scenes = []
+  for i in range(num):
+    shapes = []
+    for t in range(tries):
+      if len(shapes) == wanted[i]:
+        break
+      box = (int(cy[i, t]), int(cx[i, t]), int(radius[i, t]))
+      if all(_apart(box, s[2:], gap) for s in shapes):
+        shapes.append((SHAPES[shape[i, t]], int(colour[i, t]), *box))
+    scenes.append(shapes)
+  return scenes
+
+
+def _apart(a, b, gap):
+  """Whether two shapes' bounding boxes are at least `gap` pixels apart."""
+  (ya, xa, ra), (yb, xb, rb) = a, b
+  return abs(ya - yb) >= ra + rb + gap or abs(xa - xb) >= ra + rb + gap
+
+
+def _render_all(scenes, size):
+  width = max(1, round(2 * size / 32))
+  outline = np.zeros((len(scenes), size, size, 3), np.uint8)
+  fill = np.zeros_like(outline)
+  for i, shapes in enumerate(scenes):
+    for shape, colour, cy, cx, r in shapes:
+      # Draw in a window around the shape: 1024 scenes x 3 shapes stay well under a second.
+      y0, x0 = max(cy - r - 2, 0), max(cx - r - 2, 0)
+      y1, x1 = min(cy + r + 3, size), min(cx + r + 3, size)
+      mask = _mask(shape, cy - y0, cx - x0, r, y1 - y0, x1 - x0)
+      fill[i, y0:y1, x0:x1][mask] = COLOURS[colour]
+      outline[i, y0:y1, x0:x1][mask & ~_erode(mask, width)] = COLOURS[colour]
+  return outline, fill
+
+
+def _mask(shape, cy, cx, r, height, width):
+  # Pixel centres at +0.5, so integer centres give shapes symmetric about them.
+  y, x = np.mgrid[:height, :width] + 0.5
+  dy, dx = y - cy, x - cx
+  if shape == 'circle':
+    return dy**2 + dx**2 <= r**2
+  if shape == 'square':
+    half = 0.85 * r  # about the circle's area
+    return (np.abs(dy) <= half) & (np.abs(dx) <= half)
+  # Triangle pointing up: apex at cy - r, base at cy + r, base width 2r.
+  return (dy <= r) & (np.abs(dx) <= (dy + r) / 2)
+
+
+def _erode(mask, steps):
+  """Binary erosion with the 4-neighbourhood, `steps` times; the mask's border must be empty."""
+  for _ in range(steps):
+    eroded = np.zeros_like(mask)
+    eroded[1:-1, 1:-1] = (
+      mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+    )
+    mask = eroded
+  return mask
