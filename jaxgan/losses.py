@@ -1,0 +1,124 @@
+"""Objectives of pix2pix and CycleGAN, as the official `networks.GANLoss` and friends define them.
+
+All losses are computed in float32 whatever dtype the networks compute in: a bfloat16
+discriminator output is upcast before it is compared with its target.
+"""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxgan.errors import ConfigError
+
+GAN_MODES = ('vanilla', 'lsgan', 'wgangp')
+
+
+def _f32(x):
+  return jnp.asarray(x, jnp.float32)
+
+
+def _vanilla(prediction, target_is_real):
+  # The original GAN objective (Goodfellow et al., Eq. 1) on logits: BCE against 1 or 0.
+  target = jnp.full_like(prediction, 1.0 if target_is_real else 0.0)
+  return optax.sigmoid_binary_cross_entropy(prediction, target).mean()
+
+
+def _lsgan(prediction, target_is_real):
+  # LSGAN (Mao et al., Eq. 2 with a=0, b=c=1): mean squared error against 1 or 0.
+  target = 1.0 if target_is_real else 0.0
+  return jnp.mean(jnp.square(prediction - target))
+
+
+def _wgangp(prediction, target_is_real):
+  # The critic's Wasserstein estimate (Gulrajani et al., Eq. 3): -E[D(real)] and +E[D(fake)].
+  return -prediction.mean() if target_is_real else prediction.mean()
+
+
+_GAN_LOSSES = {'vanilla': _vanilla, 'lsgan': _lsgan, 'wgangp': _wgangp}
+
+
+class GANLoss:
+  """The GAN objective by name: `GANLoss(mode)(prediction, target_is_real) -> scalar`.
+
+  Args:
+    gan_mode: 'vanilla' (BCE with logits), 'lsgan' (MSE) or 'wgangp' (the critic's mean).
+  """
+
+  def __init__(self, gan_mode: str):
+    if gan_mode not in _GAN_LOSSES:
+      raise ConfigError(f'unknown gan_mode {gan_mode!r}; known: {", ".join(GAN_MODES)}')
+    self.gan_mode = gan_mode
+    self._loss = _GAN_LOSSES[gan_mode]
+
+  def __call__(self, prediction: jax.Array, target_is_real: bool) -> jax.Array:
+    """The loss of a discriminator output (any shape, e.g. PatchGAN's) against real/fake."""
+    return self._loss(_f32(prediction), target_is_real)
+
+
+def l1_loss(x: jax.Array, y: jax.Array) -> jax.Array:
+  """Mean absolute error, torch.nn.L1Loss with its default mean reduction."""
+  return jnp.mean(jnp.abs(_f32(x) - _f32(y)))
+
+
+def identity_loss(idt: jax.Array, real: jax.Array, weight: float) -> jax.Array:
+  """CycleGAN's identity mapping loss (Zhu et al. Sec. 5.2, after Taigman et al.): weight * L1."""
+  return l1_loss(idt, real) * weight
+
+
+def gradient_penalty(
+  discriminator: Callable[[jax.Array], jax.Array],
+  real: jax.Array,
+  fake: jax.Array,
+  rng: jax.Array,
+  *,
+  lambda_gp: float = 10.0,
+  constant: float = 1.0,
+  penalty_type: str = 'mixed',
+  has_aux: bool = False,
+):
+  """The WGAN-GP penalty (Gulrajani et al., Eq. 3), as the official `cal_gradient_penalty`.
+
+  lambda_gp * mean over samples of (||grad_x sum D(x)||_2 - constant)^2, with x a per-sample
+  random mix of real and fake ('mixed'), or x = real / x = fake. The gradient is taken of the
+  sum of all outputs (the official grad_outputs of ones), so a PatchGAN's patches add up.
+
+  Args:
+    discriminator: x -> D(x); differentiable in its parameters, which the caller closes over,
+      so that the penalty's gradient reaches them (a gradient of a gradient).
+    real: real samples [N, ...].
+    fake: generated samples, same shape (the caller stops their gradient).
+    rng: key for the mixing weights alpha ~ U[0, 1), one per sample.
+    lambda_gp: weight of the penalty, > 0 (the official returns 0 for 0: skip the call).
+    constant: the target norm (1 for WGAN-GP).
+    penalty_type: 'mixed', 'real' or 'fake'.
+    has_aux: discriminator returns (D(x), aux), e.g. its updated batch statistics.
+
+  Returns:
+    The weighted penalty, a float32 scalar; with has_aux, (penalty, aux).
+  """
+  if lambda_gp <= 0.0:
+    raise ConfigError(f'lambda_gp must be > 0 for a gradient penalty, got {lambda_gp}')
+  real, fake = _f32(real), _f32(fake)
+  if penalty_type == 'mixed':
+    alpha = jax.random.uniform(rng, (real.shape[0],) + (1,) * (real.ndim - 1), jnp.float32)
+    x = alpha * real + (1.0 - alpha) * fake
+  elif penalty_type == 'real':
+    x = real
+  elif penalty_type == 'fake':
+    x = fake
+  else:
+    raise ConfigError(f'unknown gradient penalty type {penalty_type!r}; known: mixed, real, fake')
+
+  def total(x):
+    out = discriminator(x)
+    out, aux = out if has_aux else (out, None)
+    return jnp.sum(_f32(out)), aux
+
+  grads, aux = jax.grad(total, has_aux=True)(x)
+  grads = grads.reshape(grads.shape[0], -1)
+  # The official adds 1e-16 before the norm, which also keeps the norm's gradient finite at 0.
+  norms = jnp.sqrt(jnp.sum(jnp.square(grads + 1e-16), axis=1))
+  penalty = jnp.mean(jnp.square(norms - constant)) * lambda_gp
+  return (penalty, aux) if has_aux else penalty
