@@ -194,7 +194,7 @@ def transform(image, params, data, load_size, name):
       tf.strings.as_string(height),
       'x',
       tf.strings.as_string(width),
-      f' after preprocess {data.preprocess!r}, smaller than the crop {crop_h}x{crop_w}',
+      f' after preprocess {data.preprocess}, smaller than the crop {crop_h}x{crop_w}',
     )
     with tf.control_dependencies([tf.debugging.Assert(fits, [message])]):
       image = tf.image.crop_to_bounding_box(image, params['y'], params['x'], crop_h, crop_w)
@@ -204,5 +204,8 @@ def transform(image, params, data, load_size, name):
 
 
 def normalize(image):
-  """uint8 -> float32 in [-1, 1], as ToTensor then Normalize(0.5, 0.5)."""
-  return tf.cast(image, tf.float32) / 127.5 - 1.0
+  """uint8 -> float32 in [-1, 1], as ToTensor then Normalize(0.5, 0.5).
+
+  Centring before scaling keeps the map exactly odd: 255 - x gives exactly -normalize(x).
+  """
+  return (tf.cast(image, tf.float32) - 127.5) / 127.5
