@@ -123,7 +123,7 @@ def to_model(images_uint8, channels):
   x = images_uint8
   if channels == 1:
     x = luma(x)[..., None]
-  return x.astype(np.float32) / 127.5 - 1.0
+  return (x.astype(np.float32) - 127.5) / 127.5
 
 
 def luma(rgb):

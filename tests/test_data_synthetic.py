@@ -1,0 +1,131 @@
+"""The built-in synthetic tasks: deterministic, disjoint splits, known targets, learnable."""
+
+import numpy as np
+import pytest
+
+from configs import common
+from jaxgan import data as jdata
+from jaxgan import errors
+from jaxgan.data import synthetic
+from jaxgan.metrics import ground_truth
+
+
+def _config(task='shapes_paired', **overrides):
+  config = common.get_config()
+  config.batch_size = 4
+  data = config.data
+  data.source = 'synthetic'
+  data.synthetic = task
+  data.dataset_mode = 'aligned' if synthetic.is_paired(task) else 'unaligned'
+  data.synthetic_train = 96
+  data.synthetic_test = 16
+  data.preprocess = 'none'
+  data.num_parallel_calls = 1
+  data.update(overrides)
+  return config
+
+
+def _keys(images):
+  return {x.tobytes() for x in images}
+
+
+@pytest.mark.parametrize('task', synthetic.TASKS)
+def test_deterministic_from_the_seed_and_splits_disjoint(task):
+  config = _config(task)
+  train = synthetic.images(config, 'train')
+  test = synthetic.images(config, 'test')
+  assert train['A'].shape == (96, 32, 32, 3) and test['B'].shape == (16, 32, 32, 3)
+  assert train['A'].dtype == np.uint8
+  synthetic._generate.cache_clear()
+  again = synthetic.images(config, 'train')
+  np.testing.assert_array_equal(train['A'], again['A'])
+  np.testing.assert_array_equal(train['B'], again['B'])
+  other = synthetic.images(_config(task, synthetic_seed=1), 'train')
+  assert not np.array_equal(train['B'], other['B'])
+  truth = synthetic.ground_truth(config, 'train')
+  for domain in 'AB':
+    truth_uint8 = np.round(truth[domain] * 127.5 + 127.5).astype(np.uint8)
+    assert len(_keys(truth_uint8) & _keys(train[domain])) == 96  # the same encoding
+    assert not _keys(test[domain]) & _keys(truth_uint8)
+    assert not _keys(test[domain]) & _keys(train[domain])
+    assert len(_keys(test[domain])) == 16
+
+
+def test_outline_and_fill_are_the_same_scene():
+  test = synthetic.images(_config(), 'test')
+  outline, fill = test['A'].astype(int), test['B'].astype(int)
+  drawn = outline.sum(-1) > 0
+  # Every outline pixel is a filled pixel of the same colour; the fill covers more.
+  np.testing.assert_array_equal(outline[drawn], fill[drawn])
+  assert (fill.sum(-1) > 0).sum() > 1.4 * drawn.sum()
+  # Saturated palette on black: every pixel is one of 7 colours.
+  colours = {tuple(c) for c in fill.reshape(-1, 3)}
+  assert colours <= {(0, 0, 0)} | {tuple(c) for c in synthetic.COLOURS}
+
+
+def test_unpaired_train_has_no_pairs_but_the_test_split_does():
+  config = _config('shapes_unpaired')
+  train = synthetic.images(config, 'train')
+  test = synthetic.images(config, 'test')
+  filled = lambda x: (x.sum(-1) > 0).reshape(len(x), -1)
+  # In test every outline lies on its own fill; in train an outline rarely lies on B's fill.
+  covers = lambda a, b: np.all(~filled(a) | filled(b), axis=1)
+  assert covers(test['A'], test['B']).all()
+  assert covers(train['A'], train['B']).mean() < 0.2
+
+
+def test_ground_truth_applies_direction_and_channels():
+  config = _config(direction='BtoA', input_nc=1)
+  truth = synthetic.ground_truth(config, 'test')
+  test = synthetic.images(config, 'test')
+  assert truth['A'].shape == (16, 32, 32, 1) and truth['B'].shape == (16, 32, 32, 3)
+  scale = lambda x: (x.astype(np.float32) - 127.5) / 127.5
+  np.testing.assert_array_equal(truth['B'], scale(test['A']))
+  np.testing.assert_array_equal(truth['A'][..., 0], scale(synthetic.luma(test['B'])))
+
+
+@pytest.mark.parametrize('task', synthetic.TASKS)
+def test_baselines_are_far_from_perfect(task):
+  config = _config(task)
+  scores = ground_truth.synthetic_baselines(config)
+  truth = synthetic.ground_truth(config, 'test')
+  perfect = ground_truth.evaluate(truth['B'], truth['B'])
+  assert perfect == {'mae': 0.0, 'psnr': 100.0}
+  for name in ('identity', 'mean_image'):
+    assert scores[name]['mae'] > 0.04
+    assert scores[name]['psnr'] < 17
+
+
+def test_pipeline_test_split_is_the_paired_ground_truth():
+  config = _config('shapes_unpaired')
+  dataset = jdata.build(config, 'test', train=False, process_index=0, process_count=1)
+  batches = list(dataset.batches())
+  assert dataset.num_examples == 16 and len(batches) == 4
+  truth = synthetic.ground_truth(config, 'test')
+  np.testing.assert_array_equal(np.concatenate([b['A'] for b in batches]), truth['A'])
+  np.testing.assert_array_equal(np.concatenate([b['B'] for b in batches]), truth['B'])
+  assert batches[0]['A_paths'][1] == b'shapes_unpaired/testA/00001'
+
+
+def test_pipeline_train_stream_is_deterministic_and_augmented():
+  config = _config(preprocess='resize_and_crop', load_size=36, crop_size=32)
+  build = lambda: jdata.build(config, 'train', train=True, process_index=0, process_count=1)
+  first, again = (next(build().batches()) for _ in range(2))
+  assert first['A'].shape == (4, 32, 32, 3)
+  np.testing.assert_array_equal(first['A'], again['A'])
+  # Jitter: a resized and cropped image is not any of the raw images.
+  raw = (synthetic.images(config, 'train')['A'] - 127.5) / 127.5
+  assert not any(np.array_equal(first['A'][0], x) for x in raw)
+
+
+def test_aligned_mode_needs_the_paired_task():
+  config = _config('shapes_unpaired', dataset_mode='aligned')
+  with pytest.raises(errors.ConfigError, match="'shapes_unpaired' has no pairs to train on"):
+    jdata.build(config, 'train', train=True, process_index=0, process_count=1)
+
+
+def test_unknown_split_and_size():
+  with pytest.raises(errors.InputError, match="split 'val' is not in synthetic"):
+    synthetic.images(_config(), 'val')
+  with pytest.raises(errors.ConfigError, match='data.synthetic_size 8 is unusable'):
+    synthetic.images(_config(synthetic_size=8), 'train')
