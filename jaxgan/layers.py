@@ -15,6 +15,7 @@ Parameters are always float32; `dtype` is the compute dtype ('float32' or 'bfloa
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,24 +49,51 @@ def get_dtype(name: str) -> Any:
 # N(1, init_gain) whatever the init_type.
 
 
+def _standard_normal(key, shape, dtype=PARAM_DTYPE) -> Array:
+  # Sampled flat and reshaped: XLA on CPU compiles random bits for 4-D shapes many times
+  # slower than for 1-D ones (seconds per kernel shape), which dominated `module.init`.
+  return jax.random.normal(key, (math.prod(shape),), dtype).reshape(shape)
+
+
+def _fans(shape) -> tuple[int, int]:
+  # Flax kernels are (..., in, out) with the receptive field first; torch's fans likewise.
+  receptive_field = math.prod(shape[:-2])
+  return shape[-2] * receptive_field, shape[-1] * receptive_field
+
+
+def _scaled_normal(std_of_shape: Callable[[tuple[int, ...]], float]) -> Initializer:
+  def init(key, shape, dtype=PARAM_DTYPE):
+    return std_of_shape(tuple(shape)) * _standard_normal(key, shape, dtype)
+
+  return init
+
+
 def _normal(gain: float) -> Initializer:
-  return jax.nn.initializers.normal(stddev=gain)
+  return _scaled_normal(lambda shape: gain)
 
 
 def _xavier(gain: float) -> Initializer:
   # xavier_normal_: std = gain * sqrt(2 / (fan_in + fan_out)), untruncated.
-  return jax.nn.initializers.variance_scaling(gain**2, 'fan_avg', 'normal')
+  return _scaled_normal(lambda shape: gain * math.sqrt(2.0 / sum(_fans(shape))))
 
 
 def _kaiming(gain: float) -> Initializer:
   del gain  # The official kaiming_normal_(a=0, mode='fan_in') ignores init_gain.
-  return jax.nn.initializers.variance_scaling(2.0, 'fan_in', 'normal')
+  return _scaled_normal(lambda shape: math.sqrt(2.0 / _fans(shape)[0]))
 
 
 def _orthogonal(gain: float) -> Initializer:
   # Torch orthogonalises weight.view(out, -1); Flax kernels keep `out` last, so the same
   # matrix (transposed) is orthogonalised along the last axis.
-  return jax.nn.initializers.orthogonal(scale=gain, column_axis=-1)
+  def init(key, shape, dtype=PARAM_DTYPE):
+    rows, cols = math.prod(shape[:-1]), shape[-1]
+    a = _standard_normal(key, (max(rows, cols) * min(rows, cols),), jnp.float32)
+    q, r = jnp.linalg.qr(a.reshape(max(rows, cols), min(rows, cols)))
+    q = q * jnp.sign(jnp.diagonal(r))  # Unique (uniformly distributed) factorisation.
+    q = q if rows >= cols else q.T
+    return (gain * q).reshape(shape).astype(dtype)
+
+  return init
 
 
 INITIALIZERS: dict[str, Callable[[float], Initializer]] = {
@@ -97,7 +125,7 @@ def kernel_init(init_type: str, init_gain: float) -> Initializer:
 
 def _normal_around_one(gain: float) -> Initializer:
   def init(key, shape, dtype=PARAM_DTYPE):
-    return 1.0 + gain * jax.random.normal(key, shape, dtype)
+    return 1.0 + gain * _standard_normal(key, shape, dtype)
 
   return init
 
