@@ -129,3 +129,12 @@ def test_unknown_split_and_size():
     synthetic.images(_config(), 'val')
   with pytest.raises(errors.ConfigError, match='data.synthetic_size 8 is unusable'):
     synthetic.images(_config(synthetic_size=8), 'train')
+
+
+def test_single_mode_gives_the_direction_s_input_domain():
+  config = _config(dataset_mode='single', direction='BtoA')
+  dataset = jdata.build(config, 'test', train=False, process_index=0, process_count=1)
+  batch = next(dataset.batches())
+  assert set(batch) == {'A', 'A_paths'}
+  np.testing.assert_array_equal(batch['A'], synthetic.ground_truth(config, 'test')['A'][:4])
+  assert batch['A_paths'][0] == b'shapes_paired/testB/00000'

@@ -232,7 +232,7 @@ def _tables(config, split):
     return {k: _folder_table(k, p) for k, p in paths.items()}, mode
 
   images = synthetic.images(config, split)
-  if mode == 'aligned' and not (synthetic.is_paired(data.synthetic) or split != 'train'):
+  if mode == 'aligned' and not synthetic.is_paired(data.synthetic):
     raise errors.ConfigError(
       f'data.synthetic {data.synthetic!r} has no pairs to train on; use dataset_mode '
       "'unaligned' (or the paired task 'shapes_paired')"
@@ -248,8 +248,11 @@ def _tables(config, split):
       return {'A': tf.gather(a, i), 'B': tf.gather(b, i), 'A_paths': name, 'B_paths': name}
 
     return {'AB': _Table(len(images['A']), load_pair)}, mode
-  domains = 'A' if mode == 'single' else 'AB'
-  return {k: _array_table(k, images[k], f'{prefix}{k}') for k in domains}, mode
+  if mode == 'single':
+    # Only the model's input domain, which the direction picks (as for tfds sources).
+    domain = 'B' if data.direction == 'BtoA' else 'A'
+    return {'A': _array_table('A', images[domain], f'{prefix}{domain}')}, mode
+  return {k: _array_table(k, images[k], f'{prefix}{k}') for k in 'AB'}, mode
 
 
 def _array_table(key, array, prefix):
