@@ -6,8 +6,17 @@ when a pipeline is built, so `jaxgan.data.synthetic` stays light.
 """
 
 
-def build(config, split, *, train, process_index=None, process_count=None, seed=None, **kwargs):
-  """See `jaxgan.data.pipeline.build`."""
+def build(
+  config,
+  split,
+  *,
+  train,
+  process_index=None,
+  process_count=None,
+  seed=None,
+  batch_size=None,
+):
+  """This process's input pipeline for one split; see `jaxgan.data.pipeline.build`."""
   from jaxgan.data import pipeline
 
   return pipeline.build(
@@ -17,5 +26,5 @@ def build(config, split, *, train, process_index=None, process_count=None, seed=
     process_index=process_index,
     process_count=process_count,
     seed=seed,
-    **kwargs,
+    batch_size=batch_size,
   )
