@@ -115,11 +115,11 @@ class ResnetGenerator(nn.Module):
     mult = 2**n_downsampling
     block = functools.partial(
       ResnetBlock,
-      ngf * mult,
-      self.padding_type,
-      norm,
-      self.use_dropout,
-      use_bias,
+      features=ngf * mult,
+      padding_type=self.padding_type,
+      norm_layer=norm,
+      use_dropout=self.use_dropout,
+      use_bias=use_bias,
       train=train,
       **init,
     )
