@@ -17,10 +17,6 @@ def dataset(config, name):
   data.source = 'folder'
   data.dataroot = f'./datasets/{name}'
   data.tfds_name = f'cycle_gan/{name}'  # used with --config.data.source=tfds
-  data.download = (
-    f'bash ./datasets/download_cyclegan_dataset.sh {name} (official repo), or '
-    f'--config.data.source=tfds (tensorflow-datasets cycle_gan/{name})'
-  )
   return config
 
 

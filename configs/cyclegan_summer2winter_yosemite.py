@@ -12,7 +12,5 @@ from configs import cyclegan_horse2zebra, tiny
 
 
 def get_config(arg=None):
-  config = cyclegan_horse2zebra.dataset(
-    cyclegan_horse2zebra.get_config(), 'summer2winter_yosemite'
-  )
+  config = cyclegan_horse2zebra.dataset(cyclegan_horse2zebra.get_config(), 'summer2winter_yosemite')
   return tiny.shrink(config) if tiny.parse_arg(arg) else config

@@ -19,5 +19,4 @@ def get_config(arg=None):
   config.n_epochs_decay = 0
   config.data.dataroot = './datasets/edges2shoes'
   config.data.direction = 'AtoB'
-  config.data.download = 'bash ./datasets/download_pix2pix_dataset.sh edges2shoes (official repo)'
   return tiny.shrink(config) if tiny.parse_arg(arg) else config

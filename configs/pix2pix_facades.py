@@ -34,5 +34,4 @@ def get_config(arg=None):
   data.preprocess = 'resize_and_crop'
   data.load_size = 286
   data.crop_size = 256
-  data.download = 'bash ./datasets/download_pix2pix_dataset.sh facades (official repo)'
   return tiny.shrink(config) if tiny.parse_arg(arg) else config

@@ -16,5 +16,4 @@ def get_config(arg=None):
   config.name = 'maps_pix2pix'
   config.data.dataroot = './datasets/maps'
   config.data.direction = 'AtoB'
-  config.data.download = 'bash ./datasets/download_pix2pix_dataset.sh maps (official repo)'
   return tiny.shrink(config) if tiny.parse_arg(arg) else config

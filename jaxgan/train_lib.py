@@ -1,0 +1,251 @@
+"""The one training loop, shared by every model (pix2pix, CycleGAN, ...).
+
+`train(config, workdir)` builds the data and the model, resumes from the newest checkpoint in
+the workdir if there is one, and runs the compiled, donated, data-parallel step until
+`train_state.total_steps`. Outputs, all under the workdir:
+
+  config.json         the run's config (eval.py --workdir rebuilds the run from it)
+  checkpoints/<step>  every `checkpoint_every` steps and at the end (newest `keep_checkpoints`)
+  web/index.html      sample grids (web/images/) of a fixed held-out batch, newest first
+  tensorboard/        losses and lr every `log_every` steps, the sample grids
+  loss_log.txt        the losses as text, like the official loss_log.txt
+
+Resuming: re-running the same command continues from the newest checkpoint, which holds the
+whole TrainState (params, batch stats, optimizer states, image pools, step, RNG key), so the
+step, the learning rate and every random draw of the steps continue exactly. The data stream is
+rebuilt from the config's seed and the batches already used are skipped, so the resumed run
+sees the batches an uninterrupted run would have, where the data pipeline is deterministic
+(the built-in synthetic sets are; tf.data with parallel decoding of folders gives the same
+examples, possibly in another order). The run after a resume is then identical to an
+uninterrupted one up to float reordering.
+
+Stopping: SIGTERM or SIGINT (Ctrl-C) sets a flag; the loop saves a checkpoint at the next step
+boundary and returns (a second Ctrl-C stops at once). An exception leaves the newest periodic
+checkpoint intact: a save is committed whole or not at all.
+"""
+
+import dataclasses
+import itertools
+import pathlib
+import signal
+import threading
+import time
+
+import jax
+import numpy as np
+import tqdm
+from jax.experimental import multihost_utils
+
+from jaxgan import checkpoint, data, errors, models, parallel, visualize
+from jaxgan import train_state as ts
+
+
+@dataclasses.dataclass
+class Outcome:
+  """How `train` ended.
+
+  Attributes:
+    step: the step reached (and checkpointed).
+    total_steps: the step the run trains to.
+    signal: 'SIGTERM' or 'SIGINT' when a signal stopped it early, else None.
+  """
+
+  step: int
+  total_steps: int
+  signal: str | None = None
+
+
+class _StopRequest:
+  """Turns SIGTERM/SIGINT into a flag the loop polls at step boundaries (main thread only)."""
+
+  def __init__(self):
+    self.signal = None
+    self._previous = {}
+
+  def _handle(self, signum, frame):
+    del frame
+    if self.signal == 'SIGINT' and signum == signal.SIGINT:
+      raise KeyboardInterrupt  # a second Ctrl-C: stop now, without the checkpoint
+    self.signal = signal.Signals(signum).name
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+  def requested(self, step, every):
+    """Whether to stop after `step`: every process must agree, so processes vote every `every`."""
+    if jax.process_count() == 1:
+      return self.signal is not None
+    if step % every:
+      return False
+    votes = multihost_utils.process_allgather(np.int32(self.signal is not None))
+    if votes.any() and self.signal is None:
+      self.signal = 'SIGTERM'  # another process was told to stop
+    return bool(votes.any())
+
+
+def _train_stream(dataset, start_step):
+  """The training batches from step `start_step` on: epochs repeated, used batches skipped."""
+  epochs = itertools.chain.from_iterable(dataset.batches() for _ in itertools.count())
+  return itertools.islice(epochs, start_step, None)
+
+
+def sample_batch(config, num):
+  """A fixed batch of `num` held-out examples (the test split, else the train split's first).
+
+  Every process loads the same examples, so the batch can be replicated.
+  """
+  for split in ('test', 'train'):
+    try:
+      dataset = data.build(
+        config, split, train=False, process_index=0, process_count=1, batch_size=num
+      )
+    except errors.InputError:
+      if split == 'train':
+        raise
+      continue
+    batch = next(dataset.batches())
+    return {k: v for k, v in batch.items() if not k.endswith('_paths')}
+  raise AssertionError('unreachable')
+
+
+def _lr(config, step, steps_per_epoch):
+  """The learning rate step `step` (1-based) trained with."""
+  return float(config.lr) * float(ts.lr_factor(config, (step - 1) // steps_per_epoch))
+
+
+def _epoch(config, step, steps_per_epoch):
+  """The official epoch number (from epoch_count) that step `step` (1-based) belongs to."""
+  return (max(step, 1) - 1) // steps_per_epoch + int(config.epoch_count)
+
+
+def train(config, workdir):
+  """Trains `config.model` on `config`'s data, writing into `workdir`; resumes from it.
+
+  Args:
+    config: the run's ConfigDict (see configs/common.py).
+    workdir: the run's directory; created if absent.
+
+  Returns:
+    An `Outcome`.
+
+  Raises:
+    jaxgan.errors.JaxganError: bad config, missing data, a checkpoint that does not fit.
+  """
+  parallel.init_distributed()
+  primary = jax.process_index() == 0
+  workdir = pathlib.Path(workdir)
+  model = models.get(config.model)
+  mesh = parallel.make_mesh()
+  parallel.check_batch_size(config.batch_size, mesh)
+
+  dataset = data.build(
+    config,
+    'train',
+    train=True,
+    process_index=jax.process_index(),
+    process_count=jax.process_count(),
+  )
+  spe = dataset.steps_per_epoch
+  total = ts.total_steps(config, spe)
+  held_out = sample_batch(config, config.num_samples)
+
+  def create():
+    return model.create(config, jax.random.PRNGKey(config.seed), spe)
+
+  rep = parallel.replicated(mesh)
+  ckpt = checkpoint.Checkpointer(workdir, keep=config.keep_checkpoints)
+  start = ckpt.latest_step() or 0
+  if start:
+    template = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), jax.eval_shape(create)
+    )
+    state = ckpt.restore(template)
+  else:
+    state = jax.jit(create, out_shardings=rep)()  # one program: faster than op-by-op init
+  checkpoint.save_config(workdir, config)
+
+  step_fn = parallel.compile_train_step(model.train_step, state, mesh)
+  sample_fn = jax.jit(model.sample, out_shardings=rep)
+  held_out = parallel.replicate(held_out, mesh)
+  web_dir = workdir / 'web'
+  writer = visualize.Writer(workdir / 'tensorboard', enabled=primary)
+  if primary:
+    print(
+      f'{config.model} {config.name}: {dataset.num_examples} training examples, '
+      f'{spe} steps an epoch, {total} steps on {mesh.devices.size} device(s)\n'
+      f'  {"resuming at step " + str(start) if start else "starting at step 0"}\n'
+      f'  checkpoints: {ckpt.directory} (every {config.checkpoint_every} steps, keeps '
+      f'{config.keep_checkpoints})\n'
+      f'  samples:     {web_dir / "index.html"} (every {config.sample_every} steps)\n'
+      f'  TensorBoard: tensorboard --logdir {workdir / "tensorboard"}',
+      flush=True,
+    )
+
+  def log(step, metrics):
+    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    if not primary:
+      return
+    lr = _lr(config, step, spe)
+    writer.scalars(step, {**values, 'lr': lr})
+    bar.set_postfix({k.removeprefix('loss_'): f'{v:.3f}' for k, v in values.items()})
+    line = ' '.join(f'{k.removeprefix("loss_")}: {v:.4f}' for k, v in values.items())
+    with open(workdir / 'loss_log.txt', 'a') as f:
+      f.write(f'(epoch: {_epoch(config, step, spe)}, step: {step}, lr: {lr:.3g}) {line}\n')
+
+  def save_sample(step):
+    visuals = jax.device_get(sample_fn(state, held_out))
+    if not primary:
+      return
+    names = [n for n in model.VISUALS if n in visuals]
+    grid = visualize.make_grid(visuals, names)
+    visualize.save_training_sample(
+      web_dir,
+      grid,
+      epoch=_epoch(config, step, spe),
+      step=step,
+      columns=names,
+      title=f'{config.name} ({config.model})',
+      column_width=max(128, grid.shape[1] // len(names)),
+    )
+    writer.image(step, 'samples', grid)
+
+  step, saved = start, start
+  batches = parallel.prefetch_to_device(_train_stream(dataset, start), config.data.prefetch, mesh)
+  bar = tqdm.tqdm(
+    total=total, initial=start, unit='step', dynamic_ncols=True, disable=not primary, smoothing=0.1
+  )
+  t0 = time.time()
+  try:
+    with _StopRequest() as stop:
+      while step < total and not stop.requested(step, config.log_every):
+        state, metrics = step_fn(state, next(batches))
+        step += 1
+        bar.update()
+        if step % config.log_every == 0 or step == total:
+          log(step, metrics)
+        if step % config.sample_every == 0 or step == total:
+          save_sample(step)
+        if step % config.checkpoint_every == 0 and step < total:
+          ckpt.save(step, state)
+          saved = step
+      if step > saved or ckpt.latest_step() is None:
+        ckpt.save(step, state)
+      ckpt.wait()
+  finally:
+    bar.close()
+    writer.close()
+    ckpt.close()  # waits for a save in flight; an interrupted one is never picked up
+  if primary:
+    done = f'stopped by {stop.signal} at' if stop.signal else 'finished'
+    print(
+      f'{done} step {step}/{total} in {time.time() - t0:.0f}s; checkpoint {ckpt.directory}/{step}',
+      flush=True,
+    )
+  return Outcome(step=step, total_steps=total, signal=stop.signal)

@@ -1,0 +1,181 @@
+"""The training loop: end to end through train.py, resume, SIGTERM, and the loop's helpers."""
+
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan import checkpoint, models, train_lib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+  sys.path.insert(0, str(ROOT))  # configs/ is a directory of the repo, not of the package
+
+from configs import pix2pix_shapes  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory):
+  """Light subprocesses: CPU, one device, compiled programs shared through JAX's disk cache."""
+  cache = tmp_path_factory.mktemp('jax_cache')
+  return dict(
+    os.environ,
+    JAX_PLATFORMS='cpu',
+    XLA_FLAGS='--xla_force_host_platform_device_count=1',
+    TF_CPP_MIN_LOG_LEVEL='2',
+    JAX_COMPILATION_CACHE_DIR=str(cache),
+    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
+    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='0',
+  )
+
+
+def _train(env, *args, **kwargs):
+  return subprocess.run(
+    [sys.executable, str(ROOT / 'train.py'), *args],
+    env=env,
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    **kwargs,
+  )
+
+
+def _steps(workdir):
+  with checkpoint.Checkpointer(workdir) as ckpt:
+    return ckpt.all_steps()
+
+
+def _assert_run_outputs(workdir, steps):
+  workdir = pathlib.Path(workdir)
+  assert _steps(workdir)[-1] == steps[-1]
+  assert (workdir / 'config.json').is_file()
+  assert list((workdir / 'tensorboard').glob('events.out.tfevents.*'))
+  page = (workdir / 'web' / 'index.html').read_text()
+  for step in steps:
+    (png,) = (workdir / 'web' / 'images').glob(f'epoch*_step{step:08d}.png')
+    assert f'images/{png.name}' in page
+  logged = [line for line in (workdir / 'loss_log.txt').read_text().splitlines() if line]
+  assert [int(line.split('step: ')[1].split(',')[0]) for line in logged] == steps
+
+
+@pytest.mark.slow
+def test_pix2pix_end_to_end_then_resume(tmp_path, env):
+  workdir = tmp_path / 'run'
+  args = ['--model=pix2pix', '--config=configs/pix2pix_shapes.py:tiny', f'--workdir={workdir}']
+  first = _train(env, *args)
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert 'starting at step 0' in first.stdout
+  assert str(workdir / 'web' / 'index.html') in first.stdout
+  _assert_run_outputs(workdir, [2, 4])
+  assert checkpoint.load_config(workdir).num_steps == 4
+
+  # The same command with more steps continues from the checkpoint, not from 0.
+  second = _train(env, *args, '--config.num_steps=6')
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert 'resuming at step 4' in second.stdout
+  _assert_run_outputs(workdir, [2, 4, 6])
+
+  # Exact resume: the same batches, RNG draws and optimizer states as an uninterrupted run.
+  straight = tmp_path / 'straight'
+  third = _train(env, *args[:2], f'--workdir={straight}', '--config.num_steps=6')
+  assert third.returncode == 0, third.stderr[-3000:]
+  (step_a, a), (step_b, b) = _final_state(workdir), _final_state(straight)
+  assert step_a == step_b == 6
+  assert [path for path, _ in a] == [path for path, _ in b]
+  for (path, x), (_, y) in zip(a, b, strict=True):
+    np.testing.assert_array_equal(x, y, err_msg=jax.tree_util.keystr(path))
+
+
+@pytest.mark.slow
+def test_cyclegan_end_to_end(tmp_path, env):
+  workdir = tmp_path / 'run'
+  result = _train(env, '--config=configs/cyclegan_shapes.py:tiny', f'--workdir={workdir}')
+  assert result.returncode == 0, result.stderr[-3000:]
+  _assert_run_outputs(workdir, [2, 4])
+  page = (workdir / 'web' / 'index.html').read_text()
+  for visual in models.get('cyclegan').VISUALS:
+    assert f'>{visual}<' in page
+
+
+@pytest.mark.slow
+def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path, env):
+  workdir = tmp_path / 'run'
+  args = ['--config=configs/pix2pix_shapes.py:tiny', f'--workdir={workdir}']
+  proc = subprocess.Popen(
+    [sys.executable, str(ROOT / 'train.py'), *args, '--config.num_steps=100000'],
+    env=env,
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
+  try:
+    log = workdir / 'loss_log.txt'
+    deadline = time.time() + 400
+    while not (log.exists() and log.read_text()) and proc.poll() is None:
+      assert time.time() < deadline, 'no training step logged in time'
+      time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=300)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+  assert proc.returncode == 0, stderr[-3000:]
+  assert 'Traceback' not in stderr
+  assert 'stopped by SIGTERM at step' in stdout
+  reached = int(stdout.split('stopped by SIGTERM at step ')[1].split('/')[0])
+  assert 2 <= reached < 100000
+  assert _steps(workdir)[-1] == reached
+
+  rerun = _train(env, *args, f'--config.num_steps={reached + 2}')
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  assert f'resuming at step {reached}' in rerun.stdout
+  assert _steps(workdir)[-1] == reached + 2
+
+
+def _final_state(workdir):
+  config = checkpoint.load_config(workdir)
+  model = models.get(config.model)
+  template = jax.eval_shape(lambda: model.create(config, jax.random.PRNGKey(config.seed), 1))
+  with checkpoint.Checkpointer(workdir) as ckpt:
+    return ckpt.latest_step(), jax.tree_util.tree_flatten_with_path(ckpt.restore(template))[0]
+
+
+class _FakeDataset:
+  steps_per_epoch = 3
+
+  def batches(self):
+    for i in range(self.steps_per_epoch):
+      yield {'A': np.array([i])}
+
+
+def test_train_stream_repeats_epochs_and_skips_used_batches():
+  stream = train_lib._train_stream(_FakeDataset(), start_step=4)
+  assert [int(next(stream)['A'][0]) for _ in range(5)] == [1, 2, 0, 1, 2]
+
+
+def test_stop_request_turns_sigterm_into_a_flag():
+  with train_lib._StopRequest() as stop:
+    assert not stop.requested(0, 1)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.1)  # the handler runs between bytecodes of the main thread
+    assert stop.requested(1, 1) and stop.signal == 'SIGTERM'
+  assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_lr_and_epoch_follow_the_official_schedule():
+  config = pix2pix_shapes.get_config()
+  config.n_epochs, config.n_epochs_decay = 2, 2
+  spe = 10
+  assert train_lib._epoch(config, 1, spe) == 1 and train_lib._epoch(config, 10, spe) == 1
+  assert train_lib._epoch(config, 11, spe) == 2
+  assert train_lib._lr(config, 20, spe) == pytest.approx(2e-4)
+  # Epoch 3 (0-based 2) is the first decay epoch: 1 - 1 / (n_epochs_decay + 1).
+  assert train_lib._lr(config, 21, spe) == pytest.approx(2e-4 * (1 - 1 / 3))
