@@ -15,7 +15,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PENDING_FAMILIES = {
   'bicyclegan': 'BicycleGAN networks arrive with issue #3',
   'munit': 'MUNIT networks arrive with issue #4',
-  'metrics': 'FID/LPIPS networks arrive with issue #5',
 }
 
 

