@@ -93,6 +93,7 @@ def get_config():
 
   # eval.py
   config.eval = ml_collections.ConfigDict()
+  config.eval.split = 'test'  # the split eval.py translates (the official --phase)
   config.eval.num_test = 0  # 0 = all test images
   config.eval.eval_mode = False  # the official --eval: False keeps dropout and batch stats on
   config.eval.batch_size = 8

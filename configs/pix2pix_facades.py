@@ -4,8 +4,8 @@
 
 Data: ./datasets/facades (A|B pairs side by side in train/, val/, test/), from the official
 `bash ./datasets/download_pix2pix_dataset.sh facades`; point elsewhere with
---config.data.dataroot=DIR. tensorflow-datasets has no paired facades builder (its
-cycle_gan/facades is the unpaired CycleGAN version), so this config reads the folder.
+--config.data.dataroot=DIR. Or through tensorflow-datasets, with jaxgan's pix2pix builder
+(jaxgan/data/pix2pix_tfds.py): --config.data.source=tfds (tfds name pix2pix/facades).
 """
 
 from configs import common, tiny
@@ -29,6 +29,7 @@ def get_config(arg=None):
   data = config.data
   data.source = 'folder'
   data.dataroot = './datasets/facades'
+  data.tfds_name = 'pix2pix/facades'  # used with --config.data.source=tfds
   data.dataset_mode = 'aligned'
   data.direction = 'BtoA'  # the files hold photo|labels; the task is labels -> photo
   data.preprocess = 'resize_and_crop'

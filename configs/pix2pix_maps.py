@@ -15,5 +15,7 @@ def get_config(arg=None):
   config = pix2pix_facades.get_config()
   config.name = 'maps_pix2pix'
   config.data.dataroot = './datasets/maps'
+  config.data.tfds_name = 'pix2pix/maps'  # used with --config.data.source=tfds
+  config.eval.split = 'val'  # the archive has train/ and val/ only
   config.data.direction = 'AtoB'
   return tiny.shrink(config) if tiny.parse_arg(arg) else config

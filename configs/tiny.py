@@ -33,6 +33,7 @@ def shrink(config):
   config.checkpoint_every = 2
   config.num_samples = 2
   config.eval.batch_size = 2
+  config.eval.split = 'test'
   return config
 
 

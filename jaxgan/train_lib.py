@@ -24,6 +24,7 @@ boundary and returns (a second Ctrl-C stops at once). An exception leaves the ne
 checkpoint intact: a save is committed whole or not at all.
 """
 
+import collections
 import dataclasses
 import itertools
 import pathlib
@@ -38,6 +39,9 @@ from jax.experimental import multihost_utils
 
 from jaxgan import checkpoint, data, errors, models, parallel, visualize
 from jaxgan import train_state as ts
+
+
+_AHEAD = 2  # steps the host may dispatch ahead of the device
 
 
 @dataclasses.dataclass
@@ -97,11 +101,11 @@ def _train_stream(dataset, start_step):
 
 
 def sample_batch(config, num):
-  """A fixed batch of `num` held-out examples (the test split, else the train split's first).
+  """A fixed batch of `num` held-out examples (config.eval.split's, else the train split's).
 
   Every process loads the same examples, so the batch can be replicated.
   """
-  for split in ('test', 'train'):
+  for split in (config.eval.split, 'train'):
     try:
       dataset = data.build(
         config, split, train=False, process_index=0, process_count=1, batch_size=num
@@ -144,6 +148,8 @@ def train(config, workdir):
   model = models.get(config.model)
   mesh = parallel.make_mesh()
   parallel.check_batch_size(config.batch_size, mesh)
+  # Bad model options fail here, in a second, before any data is read.
+  jax.eval_shape(lambda: model.create(config, jax.random.PRNGKey(config.seed), 1))
 
   dataset = data.build(
     config,
@@ -224,9 +230,15 @@ def train(config, workdir):
   t0 = time.time()
   try:
     with _StopRequest() as stop:
+      in_flight = collections.deque()
       while step < total and not stop.requested(step, config.log_every):
         state, metrics = step_fn(state, next(batches))
         step += 1
+        # The host runs at most _AHEAD steps ahead of the device: the bar's rate is the real
+        # one, and a stop request is acted on within _AHEAD steps (not a whole log interval).
+        in_flight.append(metrics)
+        if len(in_flight) > _AHEAD:
+          jax.block_until_ready(in_flight.popleft())
         bar.update()
         if step % config.log_every == 0 or step == total:
           log(step, metrics)

@@ -1,0 +1,237 @@
+"""Evaluation: translate a split or a folder with a trained model; PNGs, an HTML page, metrics.
+
+As the official test.py: every image is translated on its own (batch norm in train mode sees
+that image only, and dropout draws from a key of the image's index), so results do not depend
+on the batch size; config.eval.eval_mode switches to the running statistics and no dropout
+(the official --eval). Outputs, under `out_dir`:
+
+  index.html                     one row per image: input | output | target (when known)
+  images/<direction>/<name>_<visual>.png   e.g. images/AtoB/00003_fake_B.png
+  metrics.json                   built-in synthetic sets only: MAE / PSNR against the true
+                                 target, beside the identity and mean-image baselines
+
+CycleGAN is evaluated in both directions (G_A: A -> B, G_B: B -> A), one section each.
+"""
+
+import copy
+import json
+import os
+import pathlib
+
+import jax
+import numpy as np
+
+from jaxgan import checkpoint, data, errors, models, port, visualize
+from jaxgan.data import synthetic
+from jaxgan.metrics import ground_truth
+
+
+def generators(model):
+  """{direction: generator net} of a model: pix2pix G (AtoB); CycleGAN G_A and G_B."""
+  if 'G' in model.NETS:
+    return {'AtoB': 'G'}
+  return {'AtoB': 'G_A', 'BtoA': 'G_B'}
+
+
+def _create(config):
+  model = models.get(config.model)
+  return lambda: model.create(config, jax.random.PRNGKey(config.seed), 1)
+
+
+def restore(workdir):
+  """(config, state, step) of the newest checkpoint of a training workdir.
+
+  Raises:
+    jaxgan.errors.InputError: no workdir, no config.json, no checkpoint, or a misfit.
+  """
+  config = checkpoint.load_config(workdir)
+  with checkpoint.Checkpointer(workdir, keep=None) as ckpt:
+    step = ckpt.latest_step()
+    if step is None:
+      raise errors.InputError(f'no checkpoint in {ckpt.directory}: train first (train.py)')
+    state = ckpt.restore(jax.eval_shape(_create(config)), step)
+  return config, state, step
+
+
+def parse_weights(specs, model):
+  """{net: path} from ['G=path.pth', 'G_A=a.npz,G_B=b.npz', ...].
+
+  For CycleGAN, 'G' names G_A, the AtoB generator (the official test model's single G).
+
+  Raises:
+    jaxgan.errors.ConfigError: a spec that is not NET=PATH, or an unknown net.
+  """
+  weights = {}
+  for spec in (s for item in specs for s in item.split(',') if s):
+    name, sep, path = spec.partition('=')
+    if not sep or not path:
+      raise errors.ConfigError(f'--weights={spec}: expected NET=PATH, e.g. G=latest_net_G.pth')
+    if name == 'G' and 'G' not in model.NETS:
+      name = generators(model)['AtoB']
+    if name not in model.NETS:
+      raise errors.ConfigError(f'--weights: unknown net {name!r}; known: {", ".join(model.NETS)}')
+    weights[name] = path
+  return weights
+
+
+def load_weights(config, weights):
+  """A state whose nets `weights` names ({net: .pth/.npz path}) hold official weights.
+
+  Only the named nets are usable (the others, and the optimizer states, are zeros): enough to
+  translate with the generators given.
+
+  Raises:
+    jaxgan.errors.WeightsError: a file that is missing, unreadable or does not fit.
+  """
+  state = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), jax.eval_shape(_create(config)))
+  params, stats = dict(state.params), dict(state.batch_stats)
+  for name, path in weights.items():
+    kind = config.netG if name.startswith('G') else config.netD
+    converted = port.to_flax(
+      port.load_state_dict(path),
+      {'params': params[name], 'batch_stats': stats[name]},
+      name=f'{name} ({kind}) from {path}',
+    )
+    params[name] = converted['params']
+    stats[name] = converted.get('batch_stats', {})
+  return state.replace(params=params, batch_stats=stats)
+
+
+def _translator(model, direction):
+  """jit(state, images, keys) -> outputs, translating each image on its own (see module doc)."""
+
+  def one(state, image, key):
+    return model.translate(state, image[None], direction, rng=key)[0]
+
+  return jax.jit(jax.vmap(one, in_axes=(None, 0, 0)))
+
+
+def _name(path, index):
+  path = path.decode() if isinstance(path, bytes) else str(path)
+  stem = os.path.splitext(os.path.basename(path))[0]
+  return stem or f'{index:05d}'
+
+
+def _reverse(config):
+  """The config of the B -> A task (direction and channel counts swapped)."""
+  config = copy.deepcopy(config)
+  d = config.data
+  d.direction = 'BtoA' if d.direction == 'AtoB' else 'AtoB'
+  d.input_nc, d.output_nc = d.output_nc, d.input_nc
+  return config
+
+
+def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='AtoB'):
+  """Translates config.eval.split (or every image of `folder`) and writes the outputs.
+
+  Args:
+    config: the run's config.
+    state: the model's TrainState (only the generators are used).
+    out_dir: where the page, images and metrics go.
+    num_test: images per direction (default config.eval.num_test; 0 = all).
+    folder: translate the images of this folder instead (the official 'single' mode), with
+      the generator of `direction`.
+    direction: for `folder` only: 'AtoB', or 'BtoA' (CycleGAN's G_B).
+
+  Returns:
+    {direction: {'model': {'mae', 'psnr'}, 'identity': ..., 'mean_image': ...,
+    'num_images': n}} for the built-in synthetic sets, else {}.
+
+  Raises:
+    jaxgan.errors.JaxganError: a missing folder or split, an unusable image.
+  """
+  model = models.get(config.model)
+  out_dir = pathlib.Path(out_dir)
+  num_test = config.eval.num_test if num_test is None else num_test
+  gens = generators(model)
+  if folder is not None:
+    if direction not in gens:
+      raise errors.ConfigError(f'{config.model} has no {direction} generator')
+    config = copy.deepcopy(config)
+    if direction == 'BtoA':
+      config.data.input_nc = config.data.output_nc
+    config.data.source, config.data.dataroot, config.data.dataset_mode = 'folder', folder, 'single'
+    # Folders hold images of any size: one a batch, as the official test.
+    passes = {direction: ('A', None)}
+    batch_size = 1
+  else:
+    paired = config.data.dataset_mode == 'aligned' or config.data.source == 'synthetic'
+    passes = {'AtoB': ('A', 'B' if paired else None)}
+    if 'BtoA' in gens:
+      passes['BtoA'] = ('B', 'A' if paired else None)
+    batch_size = config.eval.batch_size
+
+  dataset = data.build(
+    config,
+    config.eval.split,
+    train=False,
+    process_index=0,
+    process_count=1,
+    batch_size=batch_size,
+  )
+  page = visualize.HtmlPage(f'{config.name} ({config.model}): {folder or config.eval.split}')
+  results = {}
+  for d, (source, target) in passes.items():
+    out_name, in_name = ('fake_B', 'real_A') if source == 'A' else ('fake_A', 'real_B')
+    target_name = {'A': 'real_A', 'B': 'real_B'}.get(target)
+    translate = _translator(model, d)
+    base_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1 if d == 'AtoB' else 2)
+    image_dir = out_dir / 'images' / d
+    page.add_header(f'{d[0]} -> {d[-1]} ({gens[d]})')
+    inputs, outputs, targets, count = [], [], [], 0
+    for batch in dataset.batches():
+      paths = batch[f'{source}_paths']
+      keep = np.array([bool(p) for p in paths])  # b'' marks the padding of the last batch
+      if num_test:
+        keep &= np.cumsum(keep) <= num_test - count
+      if not keep.any():
+        if num_test and count >= num_test:
+          break
+        continue
+      indices = np.arange(count, count + len(paths))
+      keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(base_key, indices)
+      fake = np.asarray(translate(state, batch[source], keys))
+      for i in np.flatnonzero(keep):
+        name = _name(paths[i], count)
+        visuals = {in_name: batch[source][i], out_name: fake[i]}
+        if target:
+          visuals[target_name] = batch[target][i]
+        files = []
+        for visual, image in visuals.items():
+          visualize.save_png(image_dir / f'{name}_{visual}.png', visualize.to_uint8(image))
+          files.append(f'images/{d}/{name}_{visual}.png')
+        roles = ('input', 'output', 'target')[: len(visuals)]
+        captions = [f'{v} ({role})' for v, role in zip(visuals, roles, strict=True)]
+        page.add_header(name)
+        page.add_images(files, captions, width=256)
+        count += 1
+        inputs.append(batch[source][i])
+        outputs.append(fake[i])
+        if target:
+          targets.append(batch[target][i])
+    if count == 0:
+      raise errors.InputError(f'no images to translate in split {config.eval.split!r}')
+    if config.data.source == 'synthetic' and folder is None:
+      # The test split's targets are the true ones; baselines on the same images.
+      task = config if d == 'AtoB' else _reverse(config)
+      inputs, outputs, targets = (np.stack(x) for x in (inputs, outputs, targets))
+      train_targets = synthetic.ground_truth(task, 'train')['B']
+      results[d] = {
+        'model': ground_truth.evaluate(outputs, targets),
+        **ground_truth.baselines(inputs, targets, train_targets),
+        'num_images': count,
+      }
+  page.save(out_dir / 'index.html')
+  if results:
+    (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
+  return results
+
+
+def format_table(results):
+  """The metrics as a text table, one row per direction and predictor."""
+  lines = [f'{"direction":<10} {"predictor":<11} {"MAE":>8} {"PSNR (dB)":>10}']
+  for d, scores in results.items():
+    for predictor in ('model', 'identity', 'mean_image'):
+      s = scores[predictor]
+      lines.append(f'{d:<10} {predictor:<11} {s["mae"]:>8.4f} {s["psnr"]:>10.2f}')
+  return '\n'.join(lines)

@@ -1,0 +1,120 @@
+"""Bad input to train.py / eval.py: exit status 2 and exactly one stderr line 'error: ...'."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+  sys.path.insert(0, str(ROOT))  # configs/ is a directory of the repo, not of the package
+
+from configs import pix2pix_shapes  # noqa: E402
+from jaxgan import checkpoint, port  # noqa: E402
+
+ENV = dict(
+  os.environ,
+  JAX_PLATFORMS='cpu',
+  XLA_FLAGS='--xla_force_host_platform_device_count=1',
+)
+
+
+def _run(script, *args):
+  result = subprocess.run(
+    [sys.executable, str(ROOT / script), *args],
+    env=ENV,
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+  lines = result.stderr.splitlines()
+  assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+  assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr[-3000:]
+  return lines[0]
+
+
+def test_unknown_model(tmp_path):
+  line = _run('train.py', '--model=pix2pixhd', f'--workdir={tmp_path}')
+  assert 'pix2pixhd' in line and 'pix2pix' in line and 'cyclegan' in line
+
+
+def test_unknown_config_key(tmp_path):
+  line = _run('train.py', '--model=pix2pix', '--config.lambda_L2=1', f'--workdir={tmp_path}')
+  assert line == 'error: unknown config key --config.lambda_L2 (did you mean lambda_L1?)'
+
+
+def test_unknown_nested_config_key(tmp_path):
+  line = _run(
+    'train.py',
+    '--config=configs/pix2pix_shapes.py',
+    '--config.data.size=3',
+    f'--workdir={tmp_path}',
+  )
+  assert line == 'error: unknown config key --config.data.size'
+
+
+def test_bad_option_value_type(tmp_path):
+  line = _run('train.py', '--model=cyclegan', '--config.lr=fast', f'--workdir={tmp_path}')
+  assert '--config.lr=fast' in line
+
+
+def test_bad_option_value(tmp_path):
+  line = _run(
+    'train.py',
+    '--config=configs/pix2pix_shapes.py:tiny',
+    '--config.netG=unet_99x',
+    f'--workdir={tmp_path}',
+  )
+  assert 'unet_99x' in line
+
+
+def test_model_disagrees_with_config(tmp_path):
+  line = _run(
+    'train.py', '--model=cyclegan', '--config=configs/pix2pix_shapes.py', f'--workdir={tmp_path}'
+  )
+  assert 'cyclegan' in line and 'pix2pix' in line
+
+
+def test_missing_dataset_folder_says_how_to_get_it(tmp_path):
+  line = _run('train.py', '--model=pix2pix', f'--workdir={tmp_path / "run"}')
+  assert './datasets/facades' in line
+  assert 'download_pix2pix_dataset.sh facades' in line
+  assert '--config=configs/pix2pix_shapes.py' in line
+
+
+def test_missing_workdir():
+  line = _run('eval.py', '--workdir=/nonexistent/run')
+  assert '/nonexistent/run' in line
+
+
+def test_workdir_without_checkpoint(tmp_path):
+  checkpoint.save_config(tmp_path, pix2pix_shapes.get_config('tiny'))
+  line = _run('eval.py', f'--workdir={tmp_path}')
+  assert 'no checkpoint' in line
+
+
+def test_weights_that_do_not_fit(tmp_path):
+  weights = tmp_path / 'G.npz'
+  port.save_npz(weights, {'model.0.weight': np.zeros((3, 3, 4, 4), np.float32)})
+  line = _run(
+    'eval.py',
+    '--config=configs/pix2pix_shapes.py:tiny',
+    f'--weights=G={weights}',
+    f'--out={tmp_path / "out"}',
+  )
+  assert 'weights do not fit' in line and 'model.0.weight' in line
+
+
+def test_missing_weight_file(tmp_path):
+  line = _run('eval.py', '--model=pix2pix', '--weights=G=/nonexistent/G.pth', f'--out={tmp_path}')
+  assert '/nonexistent/G.pth' in line
+
+
+@pytest.mark.parametrize('spec', ['G', 'D_C=x.npz'])
+def test_bad_weights_spec(tmp_path, spec):
+  line = _run('eval.py', '--model=pix2pix', f'--weights={spec}', f'--out={tmp_path}')
+  assert '--weights' in line

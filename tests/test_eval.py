@@ -1,0 +1,155 @@
+"""Evaluation: PNGs, the page and the metrics; per-image semantics; eval.py with a workdir,
+official weights and a folder."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxgan import checkpoint, eval_lib, models, port
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+  sys.path.insert(0, str(ROOT))  # configs/ is a directory of the repo, not of the package
+
+from configs import cyclegan_shapes, pix2pix_shapes  # noqa: E402
+
+ENV = dict(
+  os.environ,
+  JAX_PLATFORMS='cpu',
+  XLA_FLAGS='--xla_force_host_platform_device_count=1',
+)
+
+
+def _state(config):
+  """A state with random weights, without compiling the nets' init (slow on loaded CPUs)."""
+  model = models.get(config.model)
+  abstract = jax.eval_shape(lambda: model.create(config, jax.random.PRNGKey(config.seed), 1))
+  rng = np.random.default_rng(0)
+
+  def fill(x):
+    if not np.issubdtype(x.dtype, np.floating):
+      return np.zeros(x.shape, x.dtype)
+    return rng.normal(0.0, 0.2, x.shape).astype(x.dtype)
+
+  state = jax.tree.map(fill, abstract)
+  stats = jax.tree.map(lambda x: np.ones(x.shape, x.dtype), abstract.batch_stats)  # var > 0
+  return state.replace(batch_stats=stats)
+
+
+@pytest.fixture(scope='module')
+def pix2pix():
+  config = pix2pix_shapes.get_config('tiny')
+  return config, _state(config)
+
+
+def _eval_py(*args):
+  return subprocess.run(
+    [sys.executable, str(ROOT / 'eval.py'), *args],
+    env=ENV,
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
+
+
+def test_pix2pix_pngs_page_and_metrics(tmp_path, pix2pix):
+  config, state = pix2pix
+  results = eval_lib.evaluate(config, state, tmp_path)
+  n = config.data.synthetic_test
+  names = [f'{i:05d}' for i in range(n)]
+  page = (tmp_path / 'index.html').read_text()
+  for name in names:
+    for visual in ('real_A', 'fake_B', 'real_B'):
+      png = tmp_path / 'images' / 'AtoB' / f'{name}_{visual}.png'
+      assert np.asarray(Image.open(png)).shape == (32, 32, 3)
+      assert f'images/AtoB/{name}_{visual}.png' in page
+  assert 'real_A (input)' in page and 'fake_B (output)' in page and 'real_B (target)' in page
+  scores = json.loads((tmp_path / 'metrics.json').read_text())
+  assert scores == json.loads(json.dumps(results))
+  assert set(scores) == {'AtoB'} and scores['AtoB']['num_images'] == n
+  for predictor in ('model', 'identity', 'mean_image'):
+    assert 0 <= scores['AtoB'][predictor]['mae'] <= 2 and scores['AtoB'][predictor]['psnr'] > 0
+  # The saved target is the true one, and the model's score is measured against it.
+  fake = np.stack([np.asarray(Image.open(tmp_path / f'images/AtoB/{m}_fake_B.png')) for m in names])
+  real = np.stack([np.asarray(Image.open(tmp_path / f'images/AtoB/{m}_real_B.png')) for m in names])
+  mae = np.abs(fake / 127.5 - real / 127.5).mean()
+  assert mae == pytest.approx(scores['AtoB']['model']['mae'], abs=0.01)
+
+
+def test_results_do_not_depend_on_the_batch_size(tmp_path, pix2pix):
+  config, state = pix2pix
+  outputs = []
+  for batch_size in (1, 4):
+    config = config.copy_and_resolve_references()
+    config.eval.batch_size = batch_size
+    out = tmp_path / str(batch_size)
+    eval_lib.evaluate(config, state, out, num_test=3)
+    assert len(list((out / 'images' / 'AtoB').glob('*_fake_B.png'))) == 3
+    outputs.append([np.asarray(Image.open(p)) for p in sorted(out.glob('images/AtoB/*.png'))])
+  for a, b in zip(*outputs, strict=True):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_cyclegan_both_directions(tmp_path):
+  config = cyclegan_shapes.get_config('tiny')
+  results = eval_lib.evaluate(config, _state(config), tmp_path)
+  assert set(results) == {'AtoB', 'BtoA'}
+  page = (tmp_path / 'index.html').read_text()
+  assert 'A -&gt; B (G_A)' in page and 'B -&gt; A (G_B)' in page
+  assert (tmp_path / 'images' / 'BtoA' / '00000_fake_A.png').is_file()
+  assert 'real_B (input)' in page and 'real_A (target)' in page
+  print(eval_lib.format_table(results))
+
+
+@pytest.mark.slow
+def test_eval_py_on_a_workdir(tmp_path, pix2pix):
+  config, state = pix2pix
+  checkpoint.save_config(tmp_path, config)
+  with checkpoint.Checkpointer(tmp_path) as ckpt:
+    ckpt.save(4, state)
+  result = _eval_py(f'--workdir={tmp_path}', '--num_test=2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  out = tmp_path / 'eval' / 'test_4'
+  assert f'results: {out}/index.html, {out}/metrics.json' in result.stdout
+  assert 'mean_image' in result.stdout and 'PSNR' in result.stdout
+  assert json.loads((out / 'metrics.json').read_text())['AtoB']['num_images'] == 2
+  assert len(list((out / 'images' / 'AtoB').glob('*.png'))) == 6
+
+
+@pytest.mark.slow
+def test_eval_py_with_official_weights_and_a_folder(tmp_path, pix2pix):
+  config, state = pix2pix
+  weights = tmp_path / 'latest_net_G.npz'
+  port.save_npz(
+    weights, port.from_flax({'params': state.params['G'], 'batch_stats': state.batch_stats['G']})
+  )
+  folder = tmp_path / 'photos'
+  folder.mkdir()
+  rng = np.random.default_rng(0)
+  for name in ('cat', 'dog'):
+    Image.fromarray(rng.integers(0, 255, (32, 32, 3), np.uint8)).save(folder / f'{name}.png')
+  result = _eval_py(
+    '--config=configs/pix2pix_shapes.py:tiny',
+    f'--weights=G={weights}',
+    f'--folder={folder}',
+    f'--out={tmp_path / "out"}',
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert not (tmp_path / 'out' / 'metrics.json').exists()
+  # The converted weights translate as the state they came from did (same per-image keys).
+  eval_lib.evaluate(config, state, tmp_path / 'direct', folder=str(folder))
+  for name in ('cat', 'dog'):
+    got, expected = (
+      np.asarray(Image.open(tmp_path / out / 'images' / 'AtoB' / f'{name}_fake_B.png'))
+      for out in ('out', 'direct')
+    )
+    assert got.shape == (32, 32, 3)
+    np.testing.assert_array_equal(got, expected)
