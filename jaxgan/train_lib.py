@@ -40,7 +40,6 @@ from jax.experimental import multihost_utils
 from jaxgan import checkpoint, data, errors, models, parallel, visualize
 from jaxgan import train_state as ts
 
-
 _AHEAD = 2  # steps the host may dispatch ahead of the device
 
 
