@@ -252,6 +252,7 @@ def train(config, workdir):
         ckpt.save(step, state)
       ckpt.wait()
   finally:
+    batches.close()  # stops the prefetch thread
     bar.close()
     writer.close()
     ckpt.close()  # waits for a save in flight; an interrupted one is never picked up
