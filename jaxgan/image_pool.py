@@ -43,13 +43,15 @@ def query(pool: dict, images: jax.Array, rng: jax.Array) -> tuple[dict, jax.Arra
   if size == 0:
     return pool, images
 
+  # The draws for every image up front: the loop itself is then only indexing.
+  key_p, key_id = jax.random.split(rng)
+  swaps = jax.random.uniform(key_p, (images.shape[0],)) > 0.5
+  random_ids = jax.random.randint(key_id, (images.shape[0],), 0, size)
+
   def draw(carry, inputs):
     buffer, count = carry
-    image, key = inputs
-    key_p, key_id = jax.random.split(key)
+    image, swap, random_id = inputs
     not_full = count < size
-    swap = jax.random.uniform(key_p) > 0.5
-    random_id = jax.random.randint(key_id, (), 0, size)
     slot = jnp.where(not_full, count, random_id)
     stored = buffer[slot]
     returned = jnp.where(not_full | ~swap, image, stored)
@@ -57,6 +59,7 @@ def query(pool: dict, images: jax.Array, rng: jax.Array) -> tuple[dict, jax.Arra
     buffer = buffer.at[slot].set(jnp.where(not_full | swap, image, stored))
     return (buffer, count + not_full.astype(count.dtype)), returned
 
-  keys = jax.random.split(rng, images.shape[0])
-  (buffer, count), returned = jax.lax.scan(draw, (pool['images'], pool['count']), (images, keys))
+  (buffer, count), returned = jax.lax.scan(
+    draw, (pool['images'], pool['count']), (images, swaps, random_ids)
+  )
   return {'images': buffer, 'count': count}, returned

@@ -35,7 +35,8 @@ class TrainState(struct.PyTreeNode):
     nets: {net name: linen module} (static).
     players: {player: tuple of net names} (static), e.g. {'G': ('G_A', 'G_B'), ...}.
     tx: {player: optax.GradientTransformation} (static).
-    config: the run's frozen config (static).
+    config: the run's frozen config (static; never mutate a ConfigDict(state.config), which
+      shares its nested dicts: see `_freeze`).
   """
 
   step: jax.Array
@@ -79,7 +80,7 @@ class TrainState(struct.PyTreeNode):
       nets=flax.core.FrozenDict(nets),
       players=flax.core.FrozenDict({k: tuple(v) for k, v in players.items()}),
       tx=flax.core.FrozenDict(tx),
-      config=ml_collections.FrozenConfigDict(config),
+      config=_freeze(config),
     )
 
   def player_params(self, player: str) -> dict:
@@ -106,6 +107,16 @@ class TrainState(struct.PyTreeNode):
       train=train,
       rng=rng,
     )
+
+
+def _freeze(config) -> ml_collections.FrozenConfigDict:
+  # A deep copy first: a FrozenConfigDict shares nested ConfigDicts with the ConfigDict it is
+  # made from, so changing the caller's config later would change its hash and equality (what
+  # jit's cache compares) but not its values. ConfigDict(frozen) shares them likewise: derive a
+  # variant from a copy_and_resolve_references() of the original config instead.
+  if isinstance(config, ml_collections.FrozenConfigDict):
+    return config
+  return ml_collections.FrozenConfigDict(config.copy_and_resolve_references())
 
 
 def init_net(module, rng, input_shape) -> tuple[dict, dict]:
@@ -175,7 +186,7 @@ def make_schedule(config, steps_per_epoch: int) -> optax.Schedule:
   """step -> learning rate, constant within an epoch (epoch = step // steps_per_epoch)."""
   if steps_per_epoch < 1:
     raise ConfigError(f'steps_per_epoch must be >= 1, got {steps_per_epoch}')
-  config = ml_collections.FrozenConfigDict(config)
+  config = _freeze(config)
   lr_factor(config, 0)  # Unknown policies fail here, not inside jit.
   lr = float(config.lr)
   return lambda count: lr * lr_factor(config, count // steps_per_epoch)

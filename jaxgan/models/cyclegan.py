@@ -198,7 +198,10 @@ def translate(state: ts.TrainState, images: jax.Array, direction: str = 'AtoB', 
 
 
 def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
-  """The official visuals, in their order (see VISUALS), in [-1, 1]; the state is unchanged."""
+  """The official visuals in [-1, 1]; idt_A/idt_B only when lambda_identity > 0.
+
+  Under jit the dict comes back sorted by key: show them in the order of VISUALS.
+  """
   config = state.config
   train = not config.eval.eval_mode
   keys = iter(jax.random.split(_eval_rng(state, rng), 6))

@@ -155,7 +155,10 @@ def translate(state: ts.TrainState, images: jax.Array, direction: str = 'AtoB', 
 
 
 def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
-  """The official visuals {real_A, fake_B, real_B} (those the batch allows), in [-1, 1]."""
+  """The official visuals {real_A, fake_B, real_B} (those the batch allows), in [-1, 1].
+
+  Under jit the dict comes back sorted by key: show them in the order of VISUALS.
+  """
   visuals = {'real_A': batch['A'], 'fake_B': translate(state, batch['A'], 'AtoB', rng)}
   if 'B' in batch:
     visuals['real_B'] = batch['B']
