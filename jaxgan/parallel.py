@@ -110,21 +110,24 @@ def prefetch_to_device(iterator: Iterable[dict], size: int, mesh: Mesh) -> Itera
   buffer = queue.Queue(maxsize=size)
   stop = threading.Event()
 
+  def put(item):
+    # Waits for room, but gives up once the consumer has gone (a closed generator).
+    while not stop.is_set():
+      try:
+        buffer.put(item, timeout=0.1)
+        return True
+      except queue.Full:
+        continue
+    return False
+
   def produce():
     try:
       for batch in iterator:
-        item = shard_batch(batch, mesh)
-        while not stop.is_set():
-          try:
-            buffer.put(item, timeout=0.1)
-            break
-          except queue.Full:
-            continue
-        if stop.is_set():
+        if not put(shard_batch(batch, mesh)):
           return
-      buffer.put(_END)
+      put(_END)
     except BaseException as e:  # noqa: BLE001 - handed to the consumer thread
-      buffer.put(e)
+      put(e)
 
   thread = threading.Thread(target=produce, daemon=True, name='prefetch_to_device')
   thread.start()

@@ -290,3 +290,27 @@ def test_pix2pix_translate_keeps_train_mode_unless_eval_mode(compiled):
   assert _max_diff(c, d) == 0.0
   with pytest.raises(ConfigError, match='AtoB'):
     run.model.translate(state, images, 'BtoA')
+
+
+@pytest.mark.parametrize(
+  'name, overrides, expected',
+  [
+    # WGAN-GP through batch-norm Ds: the penalty's D calls carry the statistics along.
+    ('cyclegan', {'gan_mode': 'wgangp', 'norm': 'batch'}, {'loss_D_A_gp', 'loss_D_B_gp'}),
+    # The older official pix2pix pooled the (A, fake B) pairs.
+    ('pix2pix', {'pool_size': 4, 'gan_mode': 'lsgan'}, set()),
+  ],
+)
+def test_other_options_trace(name, overrides, expected):
+  """Options no compiled test covers, traced only (shapes, no compile): cheap but catches
+  leaked tracers, wrong shapes and missing metrics."""
+  model = models.get(name)
+  config = _config(name, **overrides)
+  state = jax.eval_shape(lambda: model.create(config, jax.random.PRNGKey(0), 1))
+  batch = jax.eval_shape(lambda: _batch(config))
+  new_state, metrics = jax.eval_shape(model.train_step, state, batch)
+  assert expected <= set(metrics)
+  assert all(m.shape == () and m.dtype == jnp.float32 for m in metrics.values())
+  assert jax.tree.structure(new_state) == jax.tree.structure(state)
+  if name == 'pix2pix':
+    assert new_state.pools['fake_AB']['images'].shape == (4, 64, 64, 6)

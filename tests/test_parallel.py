@@ -1,5 +1,6 @@
 """Mesh, shardings, shard_batch, prefetch and the compiled step on 8 fake CPU devices."""
 
+import threading
 import warnings
 
 import jax
@@ -93,3 +94,14 @@ def test_init_distributed_is_a_no_op_without_a_multi_process_launch(monkeypatch)
   monkeypatch.setenv('SLURM_NTASKS', '1')  # a single-task SLURM job is not distributed
   assert parallel.init_distributed() is False
   assert jax.process_count() == 1
+
+
+def test_prefetch_thread_stops_when_the_consumer_closes():
+  batches = ({'A': np.zeros((8, 1), np.float32)} for _ in range(100))
+  it = parallel.prefetch_to_device(batches, 1, parallel.make_mesh())
+  next(it)
+  it.close()
+  threads = [t for t in threading.enumerate() if t.name == 'prefetch_to_device']
+  for thread in threads:
+    thread.join(timeout=5)
+  assert not any(t.is_alive() for t in threads)

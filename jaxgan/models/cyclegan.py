@@ -142,7 +142,7 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
       return y
 
     def backward_D_basic(name, real, fake):
-      # Eq. 1 maximised over D, halved "to slow down the rate at which D learns" (Sec. 7.1).
+      # Eq. 1 maximised over D, halved to slow D relative to G (as pix2pix, Isola et al. 3.3).
       loss = (gan_loss(D(name, real), True) + gan_loss(D(name, fake), False)) * 0.5
       if _uses_gp(config):
 

@@ -89,6 +89,7 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
     pred_fake, stats = state.apply('D', fake_AB, train=True, params=params_D, batch_stats=stats)
     pred_real, stats = state.apply('D', real_AB, train=True, params=params_D, batch_stats=stats)
     losses = {'D_fake': gan_loss(pred_fake, False), 'D_real': gan_loss(pred_real, True)}
+    # Halved "to slow down the rate at which D learns relative to G" (Sec. 3.3).
     loss_D = (losses['D_fake'] + losses['D_real']) * 0.5
     if _uses_gp(config):
 
