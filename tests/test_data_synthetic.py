@@ -51,23 +51,27 @@ def test_deterministic_from_the_seed_and_splits_disjoint(task):
     assert len(_keys(test[domain])) == 16
 
 
+def _drawn(images):
+  return (images != np.array(synthetic.BACKGROUND, np.uint8)).any(-1)
+
+
 def test_outline_and_fill_are_the_same_scene():
   test = synthetic.images(_config(), 'test')
-  outline, fill = test['A'].astype(int), test['B'].astype(int)
-  drawn = outline.sum(-1) > 0
+  outline, fill = test['A'], test['B']
+  drawn = _drawn(outline)
   # Every outline pixel is a filled pixel of the same colour; the fill covers more.
   np.testing.assert_array_equal(outline[drawn], fill[drawn])
-  assert (fill.sum(-1) > 0).sum() > 1.4 * drawn.sum()
-  # Saturated palette on black: every pixel is one of 7 colours.
+  assert _drawn(fill).sum() > 1.5 * drawn.sum()
+  # Saturated palette on a plain background: every pixel is one of 7 colours.
   colours = {tuple(c) for c in fill.reshape(-1, 3)}
-  assert colours <= {(0, 0, 0)} | {tuple(c) for c in synthetic.COLOURS}
+  assert colours <= {synthetic.BACKGROUND} | {tuple(c) for c in synthetic.COLOURS}
 
 
 def test_unpaired_train_has_no_pairs_but_the_test_split_does():
   config = _config('shapes_unpaired')
   train = synthetic.images(config, 'train')
   test = synthetic.images(config, 'test')
-  filled = lambda x: (x.sum(-1) > 0).reshape(len(x), -1)
+  filled = lambda x: _drawn(x).reshape(len(x), -1)
   # In test every outline lies on its own fill; in train an outline rarely lies on B's fill.
   covers = lambda a, b: np.all(~filled(a) | filled(b), axis=1)
   assert covers(test['A'], test['B']).all()
@@ -92,8 +96,8 @@ def test_baselines_are_far_from_perfect(task):
   perfect = ground_truth.evaluate(truth['B'], truth['B'])
   assert perfect == {'mae': 0.0, 'psnr': 100.0}
   for name in ('identity', 'mean_image'):
-    assert scores[name]['mae'] > 0.04
-    assert scores[name]['psnr'] < 17
+    assert scores[name]['mae'] > 0.07
+    assert scores[name]['psnr'] < 18
 
 
 def test_pipeline_test_split_is_the_paired_ground_truth():

@@ -1,7 +1,7 @@
 """Built-in image-to-image tasks generated from a seed: no download, known ground truth.
 
 Each scene holds 1 to 3 non-overlapping shapes (circle, square, triangle), each in one of six
-saturated colours, on a black background. A scene renders two ways:
+saturated colours, on a plain mid-grey background. A scene renders two ways:
 
 - outline: the shape's border, 2 px wide at 32 px (scaled with the image size);
 - fill: the whole shape in its colour.
@@ -14,7 +14,7 @@ Tasks (`config.data.synthetic`):
 
 Both test splits are paired (A[i], B[i] are the same scene), so evaluation measures the error
 against the true target in either direction; no test scene occurs in the train split. Filling an
-outline needs context of the shape's radius (5 to 8 px at 32 px) and the outline's colour, so the
+outline needs context of the shape's radius (6 to 10 px at 32 px) and the outline's colour, so the
 task is small enough for a U-Net on 2 CPU cores yet far from what the identity or the mean image
 give (see `jaxgan.metrics.ground_truth`).
 
@@ -37,6 +37,11 @@ COLOURS = np.array(
   np.uint8,
 )
 MAX_SHAPES = 3
+RADIUS = (6, 10)  # pixels at 32 px, scaled with the size
+# Mid grey: a fresh generator (tanh output near 0) already gets the background right, so training
+# goes straight to the shapes; a black or white one (-1 or 1, where tanh saturates) is where
+# generators stall, predicting background everywhere.
+BACKGROUND = (128, 128, 128)
 
 
 def check(data):
@@ -180,7 +185,7 @@ def _hashes(images_uint8):
 def _scenes(rng, num, size):
   """Random scenes: lists of (shape, colour index, centre y, centre x, radius)."""
   scale = size / 32
-  r_min, r_max = round(5 * scale), round(8 * scale)
+  r_min, r_max = round(RADIUS[0] * scale), round(RADIUS[1] * scale)
   gap = round(2 * scale) + 1  # outlines of different shapes never touch
   wanted = rng.integers(1, MAX_SHAPES + 1, size=num)
   tries = 20 * MAX_SHAPES
@@ -214,8 +219,9 @@ def _apart(a, b, gap):
 
 def _render_all(scenes, size):
   width = max(1, round(2 * size / 32))
-  outline = np.zeros((len(scenes), size, size, 3), np.uint8)
-  fill = np.zeros_like(outline)
+  outline = np.empty((len(scenes), size, size, 3), np.uint8)
+  outline[...] = BACKGROUND
+  fill = outline.copy()
   for i, shapes in enumerate(scenes):
     for shape, colour, cy, cx, r in shapes:
       # Draw in a window around the shape: 1024 scenes x 3 shapes stay well under a second.
