@@ -100,6 +100,9 @@ def test_few_images_skip_fid_with_a_note_and_keep_kid(tmp_path, extractor):
   (note,) = results['notes']
   assert 'more images than its 12 features' in note and 'KID' in note and str(real) in note
   assert results['kid_subset_size'] == 6 and np.isfinite(results['kid'])
+  table = folders.format_table(results)
+  assert 'FID' in table and 'n/a (see notes)' in table and 'KID x 1e3 (subsets of 6)' in table
+  assert table.splitlines()[-1] == f'note: {note}'
 
 
 def test_real_features_are_cached_per_dataset(tmp_path, extractor, monkeypatch):
@@ -184,3 +187,22 @@ def test_evaluate_arrays_matches_folders(tmp_path, extractor):
 
 def test_uses_all_devices():
   assert jax.device_count() == 8  # conftest's fake CPU devices: sharding is exercised.
+
+
+def test_evaluate_translations_pairs_fakes_with_reals_of_their_domain(tmp_path, extractor):
+  images = tmp_path / 'images'
+  for d, (src, dst) in {'AtoB': ('A', 'B'), 'BtoA': ('B', 'A')}.items():
+    (images / d).mkdir(parents=True)
+    count = 5 if d == 'AtoB' else 7
+    for i, image in enumerate(_images(count, ord(src))):
+      Image.fromarray(image).save(images / d / f'{i:04d}_real_{src}.png')
+      Image.fromarray(255 - image).save(images / d / f'{i:04d}_fake_{dst}.png')
+  results = folders.evaluate_translations(
+    tmp_path, extractor=extractor, kid_subsets=2, progress=False
+  )
+  assert sorted(results) == ['AtoB', 'BtoA']
+  # CycleGAN: A -> B outputs are compared with the B inputs of the other direction.
+  assert (results['AtoB']['num_fake'], results['AtoB']['num_real']) == (5, 7)
+  assert (results['BtoA']['num_fake'], results['BtoA']['num_real']) == (7, 5)
+  assert results['AtoB']['real'].endswith('images/*/*_real_B.png')
+  assert folders.evaluate_translations(tmp_path / 'nothing', extractor=extractor) == {}

@@ -77,11 +77,44 @@ def _fingerprint(files: Sequence[pathlib.Path], extra: str) -> str:
   return digest.hexdigest()[:16]
 
 
-def features_cache_path(folder, files, extractor, cache: str | os.PathLike | None = None):
-  """Where the features of `folder` are cached: <cache>/features/<name>-<fingerprint>.npz."""
+def features_cache_path(name: str, files, extractor, cache: str | os.PathLike | None = None):
+  """Where features of `files` are cached: <cache>/features/<name>-<fingerprint>.npz."""
   base = pathlib.Path(cache) if cache is not None else weights_lib.cache_dir()
-  name = pathlib.Path(folder).resolve().name or 'root'
   return base / 'features' / f'{name}-{_fingerprint(files, extractor.cache_key)}.npz'
+
+
+def files_features(
+  files: Sequence[pathlib.Path],
+  extractor: inception.FeatureExtractor,
+  *,
+  cache: bool | str | os.PathLike = False,
+  name: str = 'images',
+  progress: bool = False,
+) -> np.ndarray:
+  """[N, 2048] pool3 features of image files, read from the cache if present.
+
+  Args:
+    files: the image files (one size).
+    extractor: a `FeatureExtractor` (weights and preprocessing).
+    cache: False, True (the default cache directory) or a directory.
+    name: names the cache entry and the progress bar.
+    progress: show a progress bar.
+  """
+  cache_file = None
+  if cache:
+    cache_file = features_cache_path(name, files, extractor, None if cache is True else cache)
+    if cache_file.is_file():
+      with np.load(cache_file) as data:
+        return data['features']
+  features = extractor(
+    read_batches(files, extractor.batch_size), progress=progress, total=len(files), desc=name
+  )
+  if cache_file is not None:
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache_file.with_name(f'.{cache_file.stem}.{os.getpid()}.npz')
+    np.savez(tmp, features=features)
+    os.replace(tmp, cache_file)
+  return features
 
 
 def folder_features(
@@ -92,34 +125,13 @@ def folder_features(
   progress: bool = False,
   option: str = 'folder',
 ) -> np.ndarray:
-  """[N, 2048] pool3 features of every image in `folder`, read from the cache if present.
+  """[N, 2048] pool3 features of every image in `folder` (see `files_features`).
 
-  Args:
-    folder: the image folder.
-    extractor: a `FeatureExtractor` (weights and preprocessing).
-    cache: False, True (the default cache directory) or a directory.
-    progress: show a progress bar.
-    option: the flag or argument that named the folder, for messages.
+  `option` names the flag or argument that gave the folder, for messages.
   """
   files = list_images(folder, option)
-  cache_file = None
-  if cache:
-    cache_file = features_cache_path(folder, files, extractor, None if cache is True else cache)
-    if cache_file.is_file():
-      with np.load(cache_file) as data:
-        return data['features']
-  features = extractor(
-    read_batches(files, extractor.batch_size),
-    progress=progress,
-    total=len(files),
-    desc=pathlib.Path(folder).name,
-  )
-  if cache_file is not None:
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_file.with_name(f'.{cache_file.stem}.{os.getpid()}.npz')
-    np.savez(tmp, features=features)
-    os.replace(tmp, cache_file)
-  return features
+  name = pathlib.Path(folder).resolve().name or 'root'
+  return files_features(files, extractor, cache=cache, name=name, progress=progress)
 
 
 def evaluate_features(
@@ -235,6 +247,62 @@ def evaluate_folders(
   return results
 
 
+def evaluate_translations(
+  out_dir: str | os.PathLike,
+  *,
+  extractor: inception.FeatureExtractor | None = None,
+  progress: bool = True,
+  **options,
+) -> dict[str, dict[str, Any]]:
+  """FID and KID of each direction of an eval.py output directory, from its saved PNGs.
+
+  eval.py writes images/<direction>/<name>_<visual>.png. The fakes of a direction are its
+  '*_fake_B.png' (or '*_fake_A.png'); the reals are every '*_real_B.png' (or '_real_A')
+  under images/: the targets of a paired set, or the inputs of the other direction
+  (CycleGAN). A direction without such reals is left out.
+
+  Args:
+    out_dir: the eval output directory.
+    extractor: a ready `FeatureExtractor` (default: built from `options`' weights,
+      preprocess, batch_size, download).
+    progress: show progress bars.
+    **options: `evaluate_features`' options (kid, fid_allow_few, kid_subsets,
+      kid_subset_size, seed) and the extractor's (weights, preprocess, batch_size, download).
+
+  Returns:
+    {direction: the dict of `evaluate_folders`, with 'real'/'fake' the file patterns}.
+  """
+  images = pathlib.Path(out_dir) / 'images'
+  build = {
+    k: options.pop(k) for k in ('weights', 'preprocess', 'batch_size', 'download') if k in options
+  }
+  results = {}
+  for direction in (
+    sorted(p.name for p in images.iterdir() if p.is_dir()) if images.is_dir() else []
+  ):
+    fakes = sorted((images / direction).glob('*_fake_[AB].png'))
+    if not fakes:
+      continue
+    domain = fakes[0].stem[-1]
+    reals = sorted(images.glob(f'*/*_real_{domain}.png'))
+    if len(reals) < 2:
+      continue
+    if extractor is None:
+      extractor = inception.FeatureExtractor(**build)
+    real = files_features(reals, extractor, name=f'real_{domain}', progress=progress)
+    fake = files_features(fakes, extractor, name=f'{direction} fake_{domain}', progress=progress)
+    patterns = (f'{images}/*/*_real_{domain}.png', f'{images}/{direction}/*_fake_{domain}.png')
+    result = evaluate_features(real, fake, names=patterns, **options)
+    result.update(
+      preprocess=extractor.preprocess,
+      fid_weights=extractor.source,
+      real=patterns[0],
+      fake=patterns[1],
+    )
+    results[direction] = result
+  return results
+
+
 def evaluate_arrays(
   real: Any,
   fake: Any,
@@ -271,3 +339,22 @@ def evaluate_arrays(
   )
   results.update(preprocess=extractor.preprocess, fid_weights=extractor.source)
   return results
+
+
+def format_table(results: dict[str, Any]) -> str:
+  """FID/KID results (of `evaluate_folders` / `evaluate_arrays`) as a short text table."""
+  rows = [('images (real / fake)', f'{results["num_real"]} / {results["num_fake"]}')]
+  fid_value = results.get('fid')
+  rows.append(('FID', 'n/a (see notes)' if fid_value is None else f'{fid_value:.3f}'))
+  if 'kid' in results:
+    rows.append(
+      (
+        f'KID x 1e3 (subsets of {results["kid_subset_size"]})',
+        f'{results["kid"] * 1e3:.3f} +- {results["kid_std"] * 1e3:.3f}',
+      )
+    )
+  if 'preprocess' in results:
+    rows.append(('preprocessing', results['preprocess']))
+  width = max(len(name) for name, _ in rows)
+  lines = [f'{name:<{width}}  {value}' for name, value in rows]
+  return '\n'.join(lines + [f'note: {note}' for note in results.get('notes', [])])
