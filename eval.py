@@ -6,6 +6,7 @@
   python eval.py --model=pix2pix --weights=G=latest_net_G.pth --out=results/facades
   python eval.py --config=configs/cyclegan_horse2zebra.py --weights=G_A=a.npz,G_B=b.npz \
       --out=results/h2z
+  python eval.py --real=datasets/facades/testB --fake=results/facades/fake_B   # FID, KID
 
 With --workdir the run is rebuilt from its config.json and newest checkpoint; outputs go to
 <workdir>/eval/<split>_<step>/ unless --out is given. With --weights (official PyTorch
@@ -13,8 +14,15 @@ state_dicts, .pth with PyTorch installed, or .npz) the nets are built from --con
 default config, as train.py does, and --out is required. Writes PNGs and index.html (input |
 output | target per image; both directions for CycleGAN), and for the built-in synthetic sets
 metrics.json with MAE / PSNR against the true targets beside the identity and mean-image
-baselines, printed as a table. Bad input: a one-line `error: ...` on stderr, exit status 2.
+baselines, printed as a table. FID and KID (docs/metrics.md) of each direction's outputs
+against the real images of their domain (the targets, or CycleGAN's other-direction inputs)
+go to metrics.json under 'fid_kid' (--nofid to skip). --real/--fake compare two folders
+instead, without a model. Bad input: a one-line `error: ...` on stderr, exit status 2.
 """
+
+import json
+import pathlib
+import sys
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -30,13 +38,55 @@ flags.DEFINE_integer('num_test', None, 'images per direction (default config.eva
 flags.DEFINE_string('split', None, 'the split to translate (default config.eval.split)')
 flags.DEFINE_string('folder', None, 'translate every image of this folder instead of a split')
 flags.DEFINE_enum('direction', 'AtoB', ['AtoB', 'BtoA'], 'with --folder: which generator')
+flags.DEFINE_string('real', None, 'with --fake: FID and KID of two image folders, no model')
+flags.DEFINE_string('fake', None, 'with --real: the generated images')
+flags.DEFINE_bool('fid', True, 'FID and KID of the outputs against real images of their domain')
+flags.DEFINE_string('fid_weights', None, 'FID Inception weights (default: cache, download, pkgs)')
+flags.DEFINE_enum('fid_preprocess', 'pytorch-fid', ['pytorch-fid', 'clean'], 'FID resize')
+flags.DEFINE_bool('fid_allow_few', False, 'FID even from fewer images than features (biased)')
+flags.DEFINE_integer('kid_subset_size', None, 'KID subset size (default min(1000, images))')
 FLAGS = flags.FLAGS
+
+
+def _metric_options():
+  return dict(
+    weights=FLAGS.fid_weights,
+    preprocess=FLAGS.fid_preprocess,
+    fid_allow_few=FLAGS.fid_allow_few,
+    kid_subset_size=FLAGS.kid_subset_size,
+  )
+
+
+def _write_metrics(out, results):
+  path = pathlib.Path(out) / 'metrics.json'
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
+  return path
+
+
+def compare_folders():
+  """--real/--fake: FID and KID of two folders; metrics.json in --out (default: --fake)."""
+  if not (FLAGS.real and FLAGS.fake):
+    cli.fail('--real and --fake go together: the two image folders to compare')
+  if FLAGS.workdir or FLAGS.weights:
+    cli.fail('--real/--fake compare folders without a model: drop --workdir/--weights')
+  cli.quiet_environment()
+  from jaxgan import metrics  # noqa: PLC0415 - imports JAX: after the flags
+
+  try:
+    results = metrics.evaluate_folders(FLAGS.real, FLAGS.fake, **_metric_options())
+  except errors.JaxganError as e:
+    cli.fail(e)
+  print(metrics.folders.format_table(results))
+  print(f'results: {_write_metrics(FLAGS.out or FLAGS.fake, results)}')
 
 
 def main(argv):
   cli.quiet_logging()
   if len(argv) > 1:
     cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  if FLAGS.real or FLAGS.fake:
+    return compare_folders()
   if bool(FLAGS.workdir) == bool(FLAGS.weights):
     cli.fail('give --workdir=DIR (a training run) or --weights=NET=PATH (official weights)')
   if FLAGS.weights and FLAGS.config is None:
@@ -60,10 +110,28 @@ def main(argv):
     results = eval_lib.evaluate(
       config, state, out, num_test=FLAGS.num_test, folder=FLAGS.folder, direction=FLAGS.direction
     )
+    if FLAGS.fid and not FLAGS.folder:
+      from jaxgan import metrics  # noqa: PLC0415
+
+      try:
+        fid_kid = metrics.folders.evaluate_translations(out, **_metric_options())
+      except errors.WeightsError as e:
+        if FLAGS.fid_weights:
+          raise
+        fid_kid = {}
+        print(f'FID/KID skipped (--nofid to silence): {e}', file=sys.stderr)
+      if fid_kid:
+        results = {**results, 'fid_kid': fid_kid}
+        _write_metrics(out, results)
   except errors.JaxganError as e:
     cli.fail(e)
   if results:
-    print(eval_lib.format_table(results))
+    table = {k: v for k, v in results.items() if k != 'fid_kid'}
+    if table:
+      print(eval_lib.format_table(table))
+    for direction, scores in results.get('fid_kid', {}).items():
+      print(f'{direction}:')
+      print(metrics.folders.format_table(scores))
   print(f'results: {out}/index.html' + (f', {out}/metrics.json' if results else ''))
 
 
