@@ -28,7 +28,8 @@ def get_data_config():
   data.direction = 'AtoB'
   data.input_nc = 3
   data.output_nc = 3
-  data.preprocess = 'resize_and_crop'  # resize_and_crop | crop | scale_width | scale_width_and_crop | none
+  # resize_and_crop | crop | scale_width | scale_width_and_crop | none (the official options)
+  data.preprocess = 'resize_and_crop'
   data.load_size = 286
   data.crop_size = 256
   data.test_load_size = 0  # load_size when evaluating; 0 = crop_size, as the official test options
