@@ -206,3 +206,15 @@ def test_evaluate_translations_pairs_fakes_with_reals_of_their_domain(tmp_path, 
   assert (results['BtoA']['num_fake'], results['BtoA']['num_real']) == (7, 5)
   assert results['AtoB']['real'].endswith('images/*/*_real_B.png')
   assert folders.evaluate_translations(tmp_path / 'nothing', extractor=extractor) == {}
+
+
+def test_package_exports_load_lazily():
+  import subprocess
+  import sys
+
+  code = (
+    'import sys, jaxgan.metrics as m; assert "jaxgan.metrics.inception" not in sys.modules; '
+    'assert m.folders.evaluate_translations and m.evaluate_folders and m.lpips_diversity; '
+    'assert m.FeatureExtractor is m.inception.FeatureExtractor'
+  )
+  subprocess.run([sys.executable, '-c', code], check=True, timeout=120)

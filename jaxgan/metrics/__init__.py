@@ -27,7 +27,12 @@ _EXPORTS = {
 }
 
 
+_SUBMODULES = ('fid', 'folders', 'ground_truth', 'inception', 'kid', 'lpips', 'weights')
+
+
 def __getattr__(name):
+  if name in _SUBMODULES:
+    return importlib.import_module(f'{__name__}.{name}')
   if name not in _EXPORTS:
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
   module, attr = _EXPORTS[name]

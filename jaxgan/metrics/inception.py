@@ -379,6 +379,8 @@ class FeatureExtractor:
   ):
     if preprocess not in PREPROCESSING:
       raise ConfigError(f'unknown preprocessing {preprocess!r}; known: {", ".join(PREPROCESSING)}')
+    if module is not None and variables is None:
+      raise ConfigError('FeatureExtractor(module=...) needs its variables')
     if variables is None:
       variables, self.source = fid_variables(weights, download=download)
     else:
