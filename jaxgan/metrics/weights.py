@@ -129,6 +129,9 @@ def _materialise(ref: _TensorRef, buffers: Mapping[str, bytes]) -> np.ndarray:
   if not ref.size:
     array = flat[ref.offset : ref.offset + 1].reshape(())
   else:
+    extent = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride, strict=True))
+    if min(ref.size) > 0 and (extent >= len(flat) or min(ref.stride) < 0):
+      raise ValueError(f'a tensor of {ref.size} reaches past its storage of {len(flat)}')
     strides = tuple(s * dtype.itemsize for s in ref.stride)
     array = np.lib.stride_tricks.as_strided(flat[ref.offset :], ref.size, strides)
   array = np.array(array, dtype=dtype.newbyteorder('='))
@@ -143,7 +146,7 @@ def _flatten(obj, prefix: str, out: dict) -> None:
     obj = obj.state
   if isinstance(obj, Mapping):
     for key, value in obj.items():
-      _flatten(value, f'{prefix}{key}.' if not isinstance(key, int) else f'{prefix}{key}.', out)
+      _flatten(value, f'{prefix}{key}.', out)
   elif isinstance(obj, _TensorRef | np.ndarray):
     out[prefix[:-1]] = obj
 
