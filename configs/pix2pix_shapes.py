@@ -41,4 +41,7 @@ def get_config(arg=None):
   config.sample_every = 320
   config.checkpoint_every = 640
   config.num_samples = 8
+  # Batch norm trained on batches of 16: test with its running averages (the official --eval),
+  # not with each test image's own statistics as the official batch-size-1 runs do.
+  config.eval.eval_mode = True
   return tiny.shrink(config) if tiny.parse_arg(arg) else config
