@@ -206,6 +206,14 @@ def test_evaluate_translations_pairs_fakes_with_reals_of_their_domain(tmp_path, 
   assert (results['BtoA']['num_fake'], results['BtoA']['num_real']) == (7, 5)
   assert results['AtoB']['real'].endswith('images/*/*_real_B.png')
   assert folders.evaluate_translations(tmp_path / 'nothing', extractor=extractor) == {}
+  # Paired: the direction's own targets, not also the other direction's copies of them.
+  for i, image in enumerate(_images(3, 9)):
+    Image.fromarray(image).save(images / 'AtoB' / f'{i:04d}_real_B.png')
+  results = folders.evaluate_translations(
+    tmp_path, extractor=extractor, kid_subsets=2, progress=False
+  )
+  assert (results['AtoB']['num_fake'], results['AtoB']['num_real']) == (5, 3)
+  assert results['AtoB']['real'].endswith('images/AtoB/*_real_B.png')
 
 
 def test_package_exports_load_lazily():

@@ -257,9 +257,9 @@ def evaluate_translations(
   """FID and KID of each direction of an eval.py output directory, from its saved PNGs.
 
   eval.py writes images/<direction>/<name>_<visual>.png. The fakes of a direction are its
-  '*_fake_B.png' (or '*_fake_A.png'); the reals are every '*_real_B.png' (or '_real_A')
-  under images/: the targets of a paired set, or the inputs of the other direction
-  (CycleGAN). A direction without such reals is left out.
+  '*_fake_B.png' (or '*_fake_A.png'); the reals are its own '*_real_B.png' (the targets of a
+  paired set), else those of the other directions (CycleGAN's B inputs). A direction without
+  such reals is left out.
 
   Args:
     out_dir: the eval output directory.
@@ -284,14 +284,20 @@ def evaluate_translations(
     if not fakes:
       continue
     domain = fakes[0].stem[-1]
-    reals = sorted(images.glob(f'*/*_real_{domain}.png'))
+    # The direction's own targets where it has them (paired sets); else the other direction's
+    # inputs. Never both: a paired CycleGAN run saves each real image in both directions.
+    reals = sorted((images / direction).glob(f'*_real_{domain}.png'))
+    pattern = f'{images}/{direction}/*_real_{domain}.png'
+    if not reals:
+      reals = sorted(images.glob(f'*/*_real_{domain}.png'))
+      pattern = f'{images}/*/*_real_{domain}.png'
     if len(reals) < 2:
       continue
     if extractor is None:
       extractor = inception.FeatureExtractor(**build)
     real = files_features(reals, extractor, name=f'real_{domain}', progress=progress)
     fake = files_features(fakes, extractor, name=f'{direction} fake_{domain}', progress=progress)
-    patterns = (f'{images}/*/*_real_{domain}.png', f'{images}/{direction}/*_fake_{domain}.png')
+    patterns = (pattern, f'{images}/{direction}/*_fake_{domain}.png')
     result = evaluate_features(real, fake, names=patterns, **options)
     result.update(
       preprocess=extractor.preprocess,
