@@ -38,6 +38,11 @@ flags.DEFINE_integer('num_test', None, 'images per direction (default config.eva
 flags.DEFINE_string('split', None, 'the split to translate (default config.eval.split)')
 flags.DEFINE_string('folder', None, 'translate every image of this folder instead of a split')
 flags.DEFINE_enum('direction', 'AtoB', ['AtoB', 'BtoA'], 'with --folder: which generator')
+flags.DEFINE_bool(
+  'eval_mode',
+  None,
+  'batch norm running averages, no dropout (the official --eval); default: config.eval.eval_mode',
+)
 flags.DEFINE_string('real', None, 'with --fake: FID and KID of two image folders, no model')
 flags.DEFINE_string('fake', None, 'with --real: the generated images')
 flags.DEFINE_bool('fid', True, 'FID and KID of the outputs against real images of their domain')
@@ -106,6 +111,8 @@ def main(argv):
       state, step = eval_lib.load_weights(config, weights), None
     if FLAGS.split:
       config.eval.split = FLAGS.split
+    if FLAGS.eval_mode is not None:
+      config.eval.eval_mode = FLAGS.eval_mode
     out = FLAGS.out or f'{FLAGS.workdir}/eval/{config.eval.split}_{step}'
     results = eval_lib.evaluate(
       config, state, out, num_test=FLAGS.num_test, folder=FLAGS.folder, direction=FLAGS.direction

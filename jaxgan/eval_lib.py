@@ -19,6 +19,7 @@ import os
 import pathlib
 
 import jax
+import ml_collections
 import numpy as np
 
 from jaxgan import checkpoint, data, errors, models, port, visualize
@@ -143,6 +144,8 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
   model = models.get(config.model)
   out_dir = pathlib.Path(out_dir)
   num_test = config.eval.num_test if num_test is None else num_test
+  # The models read config.eval (eval_mode) from the state: this config governs.
+  state = state.replace(config=ml_collections.FrozenConfigDict(config))
   gens = generators(model)
   if folder is not None:
     if direction not in gens:
@@ -171,6 +174,7 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
   )
   page = visualize.HtmlPage(f'{config.name} ({config.model}): {folder or config.eval.split}')
   results = {}
+  measure = config.data.source == 'synthetic' and folder is None  # the true targets are known
   for d, (source, target) in passes.items():
     out_name, in_name = ('fake_B', 'real_A') if source == 'A' else ('fake_A', 'real_B')
     target_name = {'A': 'real_A', 'B': 'real_B'}.get(target)
@@ -205,13 +209,13 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
         page.add_header(name)
         page.add_images(files, captions, width=256)
         count += 1
-        inputs.append(batch[source][i])
-        outputs.append(fake[i])
-        if target:
+        if measure:
+          inputs.append(batch[source][i])
+          outputs.append(fake[i])
           targets.append(batch[target][i])
     if count == 0:
       raise errors.InputError(f'no images to translate in split {config.eval.split!r}')
-    if config.data.source == 'synthetic' and folder is None:
+    if measure:
       # The test split's targets are the true ones; baselines on the same images.
       task = config if d == 'AtoB' else _reverse(config)
       inputs, outputs, targets = (np.stack(x) for x in (inputs, outputs, targets))

@@ -153,3 +153,15 @@ def test_eval_py_with_official_weights_and_a_folder(tmp_path, pix2pix):
     )
     assert got.shape == (32, 32, 3)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_the_given_config_governs_eval_mode(tmp_path, pix2pix):
+  config, state = pix2pix
+  fakes = {}
+  for mode in (False, True):
+    config = config.copy_and_resolve_references()
+    config.eval.eval_mode = mode
+    eval_lib.evaluate(config, state, tmp_path / str(mode), num_test=1)
+    fakes[mode] = np.asarray(Image.open(tmp_path / str(mode) / 'images/AtoB/00000_fake_B.png'))
+  # Running averages (ones here) and no dropout give another image than batch statistics.
+  assert not np.array_equal(fakes[False], fakes[True])
