@@ -73,17 +73,19 @@ class Checkpointer:
   """Saves and restores TrainStates under `<workdir>/checkpoints`.
 
   Args:
-    workdir: the run's directory (created if absent).
+    workdir: the run's directory (created if absent, unless read_only).
     keep: how many of the newest checkpoints to keep (None or 0: all).
     async_save: write in a background thread; `wait()` (or `close()`) blocks until done.
+    read_only: only restore (eval.py): create nothing, and leave a running trainer's temporary
+      directories alone.
   """
 
-  def __init__(self, workdir, *, keep=3, async_save=True):
+  def __init__(self, workdir, *, keep=3, async_save=True, read_only=False):
     self.directory = pathlib.Path(workdir).absolute() / CHECKPOINT_DIR
     options = ocp.CheckpointManagerOptions(
       max_to_keep=keep or None,
-      create=True,
-      cleanup_tmp_directories=True,
+      create=not read_only,
+      cleanup_tmp_directories=not read_only,
       enable_async_checkpointing=async_save,
     )
     self._manager = ocp.CheckpointManager(self.directory, options=options)
@@ -147,6 +149,11 @@ class Checkpointer:
 
   def close(self):
     self._manager.close()
+    # orbax's close() does not wait for the removal of temporary directories it starts when
+    # opened; a process exiting meanwhile prints that thread's traceback.
+    await_cleanup = getattr(self._manager, '_maybe_await_cleanup_tmp_directory', None)
+    if await_cleanup:
+      await_cleanup()
 
   def __enter__(self):
     return self

@@ -46,7 +46,7 @@ def restore(workdir):
     jaxgan.errors.InputError: no workdir, no config.json, no checkpoint, or a misfit.
   """
   config = checkpoint.load_config(workdir)
-  with checkpoint.Checkpointer(workdir, keep=None) as ckpt:
+  with checkpoint.Checkpointer(workdir, keep=None, read_only=True) as ckpt:
     step = ckpt.latest_step()
     if step is None:
       raise errors.InputError(f'no checkpoint in {ckpt.directory}: train first (train.py)')

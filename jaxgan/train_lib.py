@@ -28,6 +28,7 @@ checkpoint intact: a save is committed whole or not at all.
 
 import collections
 import dataclasses
+import inspect
 import itertools
 import pathlib
 import signal
@@ -95,10 +96,18 @@ class _StopRequest:
     return bool(votes.any())
 
 
-def _train_stream(dataset, start_step):
-  """The training batches from step `start_step` on: epochs repeated, used batches skipped."""
+def _train_stream(dataset, start_step, released=None):
+  """The training batches from step `start_step` on: epochs repeated, used batches skipped.
+
+  `released` (a threading.Event) is set once the stream is closed or dropped: the prefetch
+  thread reading it has let go of the tf.data iterator.
+  """
   epochs = itertools.chain.from_iterable(dataset.batches() for _ in itertools.count())
-  return itertools.islice(epochs, start_step, None)
+  try:
+    yield from itertools.islice(epochs, start_step, None)
+  finally:
+    if released is not None:
+      released.set()
 
 
 def sample_batch(config, num):
@@ -224,7 +233,9 @@ def train(config, workdir):
     writer.image(step, 'samples', grid)
 
   step, saved = start, start
-  batches = parallel.prefetch_to_device(_train_stream(dataset, start), config.data.prefetch, mesh)
+  released = threading.Event()
+  stream = _train_stream(dataset, start, released)
+  batches = parallel.prefetch_to_device(stream, config.data.prefetch, mesh)
   bar = tqdm.tqdm(
     total=total, initial=start, unit='step', dynamic_ncols=True, disable=not primary, smoothing=0.1
   )
@@ -252,7 +263,13 @@ def train(config, workdir):
         ckpt.save(step, state)
       ckpt.wait()
   finally:
-    batches.close()  # stops the prefetch thread
+    prefetching = inspect.getgeneratorstate(batches) != inspect.GEN_CREATED
+    batches.close()  # stops the prefetch thread...
+    del stream
+    if prefetching:
+      # ...which must be out of TensorFlow before the interpreter exits: a daemon thread still
+      # in tf.data's C++ code then aborts the process ('FATAL: exception not rethrown').
+      released.wait(timeout=60)
     bar.close()
     writer.close()
     ckpt.close()  # waits for a save in flight; an interrupted one is never picked up

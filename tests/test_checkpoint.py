@@ -156,3 +156,18 @@ def test_config_round_trip(tmp_path):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(errors.InputError, match='config.json is missing'):
     checkpoint.load_config(tmp_path / 'empty')
+
+
+def test_read_only_creates_and_cleans_nothing(tmp_path):
+  with checkpoint.Checkpointer(tmp_path / 'absent', read_only=True) as ckpt:
+    assert ckpt.latest_step() is None
+  assert not (tmp_path / 'absent').exists()
+  state = _make_state()
+  with checkpoint.Checkpointer(tmp_path) as ckpt:
+    ckpt.save(1, state)
+  in_progress = tmp_path / 'checkpoints' / '2.orbax-checkpoint-tmp-99'  # a trainer saving now
+  in_progress.mkdir()
+  with checkpoint.Checkpointer(tmp_path, read_only=True) as ckpt:
+    assert ckpt.latest_step() == 1
+    _assert_equal_states(state, ckpt.restore(_make_state()))
+  assert in_progress.exists()
