@@ -113,7 +113,8 @@ def _how_to_get(directory, mode):
       f'get {name} with the official datasets/download_cyclegan_dataset.sh {name}, or read it '
       f'via --config.data.source=tfds --config.data.tfds_name=cycle_gan/{name}'
     )
-  hints.append('or run on built-in data with --config=configs/pix2pix_shapes.py')
+  demo = 'pix2pix_shapes' if mode == 'aligned' else 'cyclegan_shapes'
+  hints.append(f'or run on built-in data with --config=configs/{demo}.py')
   return f' (dataset_mode {mode!r}); ' + '; '.join(hints)
 
 
