@@ -67,6 +67,15 @@ def identity_loss(idt: jax.Array, real: jax.Array, weight: float) -> jax.Array:
   return l1_loss(idt, real) * weight
 
 
+def uses_gradient_penalty(config) -> bool:
+  """Whether the D losses add the gradient penalty.
+
+  The official models never call cal_gradient_penalty; WGAN-GP needs it, so it is added for
+  gan_mode 'wgangp' with lambda_gp > 0 (lambda_gp = 0 gives the official objective).
+  """
+  return config.gan_mode == 'wgangp' and config.lambda_gp > 0
+
+
 def gradient_penalty(
   discriminator: Callable[[jax.Array], jax.Array],
   real: jax.Array,

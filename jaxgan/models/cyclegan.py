@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jaxgan import image_pool
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
-from jaxgan.losses import GANLoss, gradient_penalty, identity_loss, l1_loss
+from jaxgan.losses import GANLoss, gradient_penalty, identity_loss, l1_loss, uses_gradient_penalty
 from jaxgan.nets import discriminators, generators
 
 NETS = ('G_A', 'G_B', 'D_A', 'D_B')
@@ -21,12 +21,6 @@ NETS = ('G_A', 'G_B', 'D_A', 'D_B')
 VISUALS = ('real_A', 'fake_B', 'rec_A', 'idt_B', 'real_B', 'fake_A', 'rec_B', 'idt_A')
 LOSSES = ('D_A', 'G_A', 'cycle_A', 'idt_A', 'D_B', 'G_B', 'cycle_B', 'idt_B')
 PLAYERS = {'G': ('G_A', 'G_B'), 'D': ('D_A', 'D_B')}
-
-
-def _uses_gp(config) -> bool:
-  # The official models never call cal_gradient_penalty; WGAN-GP needs it, so it is added for
-  # gan_mode 'wgangp' with lambda_gp > 0 (lambda_gp = 0 gives the official objective).
-  return config.gan_mode == 'wgangp' and config.lambda_gp > 0
 
 
 def create(config, rng, steps_per_epoch, *, image_size=None) -> ts.TrainState:
@@ -144,7 +138,7 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
     def backward_D_basic(name, real, fake):
       # Eq. 1 maximised over D, halved to slow D relative to G (as pix2pix, Isola et al. 3.3).
       loss = (gan_loss(D(name, real), True) + gan_loss(D(name, fake), False)) * 0.5
-      if _uses_gp(config):
+      if uses_gradient_penalty(config):
 
         def critic(x):  # Returns its statistics rather than leak them out of the inner grad.
           return state.apply(name, x, train=True, params=params_D[name], batch_stats=stats[name])

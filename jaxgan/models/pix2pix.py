@@ -12,19 +12,13 @@ import jax.numpy as jnp
 from jaxgan import image_pool
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
-from jaxgan.losses import GANLoss, gradient_penalty, l1_loss
+from jaxgan.losses import GANLoss, gradient_penalty, l1_loss, uses_gradient_penalty
 from jaxgan.nets import discriminators, generators
 
 NETS = ('G', 'D')
 VISUALS = ('real_A', 'fake_B', 'real_B')
 LOSSES = ('G_GAN', 'G_L1', 'D_real', 'D_fake')
 PLAYERS = {'G': ('G',), 'D': ('D',)}
-
-
-def _uses_gp(config) -> bool:
-  # The official models never call cal_gradient_penalty; WGAN-GP needs it, so it is added for
-  # gan_mode 'wgangp' with lambda_gp > 0 (lambda_gp = 0 gives the official objective).
-  return config.gan_mode == 'wgangp' and config.lambda_gp > 0
 
 
 def create(config, rng, steps_per_epoch, *, image_size=None) -> ts.TrainState:
@@ -91,7 +85,7 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
     losses = {'D_fake': gan_loss(pred_fake, False), 'D_real': gan_loss(pred_real, True)}
     # Halved "to slow down the rate at which D learns relative to G" (Sec. 3.3).
     loss_D = (losses['D_fake'] + losses['D_real']) * 0.5
-    if _uses_gp(config):
+    if uses_gradient_penalty(config):
 
       def critic(x, stats=stats):
         return state.apply('D', x, train=True, params=params_D, batch_stats=stats)
