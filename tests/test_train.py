@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxgan import checkpoint, models, train_lib
+from jaxgan import checkpoint, data, models, train_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -151,17 +151,19 @@ def _final_state(workdir, model=None):
     return ckpt.latest_step(), jax.tree_util.tree_flatten_with_path(ckpt.restore(template))[0]
 
 
-class _FakeDataset:
-  steps_per_epoch = 3
-
-  def batches(self):
-    for i in range(self.steps_per_epoch):
-      yield {'A': np.array([i])}
-
-
-def test_train_stream_repeats_epochs_and_skips_used_batches():
-  stream = train_lib._train_stream(_FakeDataset(), start_step=4)
-  assert [int(next(stream)['A'][0]) for _ in range(5)] == [1, 2, 0, 1, 2]
+def test_train_stream_starts_at_the_first_unused_batch_without_loading_the_used_ones():
+  config = pix2pix_shapes.get_config('tiny')
+  config.batch_size = 4
+  dataset = data.build(config, 'train', train=True, process_index=0, process_count=1)
+  spe = dataset.steps_per_epoch
+  from_zero = list(itertools.islice(dataset.batches(), spe + 3))
+  # Into the second epoch: its own shuffle and augmentation, the same as the stream from 0.
+  resumed = train_lib._train_stream(dataset, start_step=spe + 1)
+  for expected in from_zero[spe + 1 :]:
+    batch = next(resumed)
+    for key in expected:
+      np.testing.assert_array_equal(batch[key], expected[key])
+  assert not np.array_equal(from_zero[spe + 1]['A'], from_zero[1]['A'])
 
 
 def test_stop_request_turns_sigterm_into_a_flag():

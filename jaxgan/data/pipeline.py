@@ -51,17 +51,21 @@ class Dataset:
   keys: tuple[str, ...]
   _make: Callable[[], tf.data.Dataset] = dataclasses.field(repr=False)
 
-  def as_tf_dataset(self) -> tf.data.Dataset:
-    """The batched tf.data.Dataset behind `batches()`, built afresh."""
-    return self._make()
+  def as_tf_dataset(self, start: int = 0) -> tf.data.Dataset:
+    """The batched tf.data.Dataset behind `batches(start)`, built afresh."""
+    return self._make(start)
 
-  def batches(self) -> Iterator[dict[str, np.ndarray]]:
+  def batches(self, start: int = 0) -> Iterator[dict[str, np.ndarray]]:
     """A fresh iterator of numpy batches; the same seed gives the same stream.
+
+    Args:
+      start: batches of the stream to pass over first (a resumed run's steps done). Folders and
+        the built-in sets jump there without loading an image; tfds streams read and drop them.
 
     Raises:
       InputError: an image that cannot be read or does not fit the preprocessing.
     """
-    iterator = self._make().as_numpy_iterator()
+    iterator = self._make(start).as_numpy_iterator()
     while True:
       try:
         batch = next(iterator)
@@ -172,9 +176,13 @@ def build(
   process = lambda ex: _process(ex, data, mode, train, load_size, seeds[2], keys)
   parallel = tf.data.AUTOTUNE if data.num_parallel_calls < 0 else data.num_parallel_calls
 
-  def make():
-    ds = raw().map(plain(process), num_parallel_calls=parallel, deterministic=True)
-    ds = ds.batch(local_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  def make(start):
+    # A shuffle buffer (tfds) has no position to jump to: its used batches are read and dropped.
+    jumps = data.source != 'tfds'
+    ds = raw(start * local_batch) if jumps else raw()
+    ds = ds.map(plain(process), num_parallel_calls=parallel, deterministic=True)
+    ds = ds.batch(local_batch, drop_remainder=True)
+    ds = (ds if jumps else ds.skip(start)).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = True
     return ds.with_options(options)
@@ -327,7 +335,8 @@ def _table_stream(tables, mode, *, train, serial, shard, seeds, steps, local_bat
     example['k'] = counter
     return example
 
-  def make():
+  def make(start=0):
+    """The stream from example `start` on: positions are skipped before any image is loaded."""
     if train:
 
       def epoch(e):
@@ -340,7 +349,10 @@ def _table_stream(tables, mode, *, train, serial, shard, seeds, steps, local_bat
       positions = tf.data.Dataset.counter().flat_map(plain(epoch))
     else:
       positions = tf.data.Dataset.range(steps * local_batch)
-    return positions.enumerate().map(plain(lambda counter, p: load(p, counter)))
+    # Every random draw keys on the example's counter, so a stream started late continues the
+    # stream started at 0 exactly.
+    positions = positions.skip(start).enumerate(start=start)
+    return positions.map(plain(lambda counter, p: load(p, counter)))
 
   return make
 
