@@ -1,6 +1,7 @@
 """BicycleGAN on edges2handbags, edges -> photo (official scripts/train.sh, 'edges2handbags').
 
-  python train.py --model=bicyclegan --config=configs/bicyclegan_edges2handbags.py --workdir=runs/bags
+  python train.py --model=bicyclegan --config=configs/bicyclegan_edges2handbags.py \
+    --workdir=runs/bags
 
 As edges2shoes (1-channel edges, load 256) but 15 + 15 epochs and flipping on. Data:
 ./datasets/edges2handbags from `bash ./datasets/download_dataset.sh edges2handbags`; eval.py reads
