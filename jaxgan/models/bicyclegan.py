@@ -326,3 +326,17 @@ def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
     if 'E' in state.params:
       visuals['fake_B_encoded'] = generate(state, batch['A'], encode(state, batch['B']), drop_rng)
   return visuals
+
+
+def evaluate(config, state, out_dir, *, num_test=None):
+  """eval.py's sampling of a split: see `jaxgan.eval_sampling.evaluate`."""
+  from jaxgan import eval_sampling  # noqa: PLC0415 - data and metrics only for eval
+
+  return eval_sampling.evaluate(config, state, out_dir, num_test=num_test)
+
+
+def format_table(results):
+  """eval.py's printout of `evaluate`'s metrics."""
+  from jaxgan import eval_sampling  # noqa: PLC0415
+
+  return eval_sampling.format_table(results)

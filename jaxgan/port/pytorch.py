@@ -239,7 +239,7 @@ def to_flax(state_dict: Mapping[str, Any], variables: Mapping, name: str = 'the 
     if converted.shape != expected:
       raise WeightsError(
         f'{prefix}: {key} has shape {tuple(value.shape)}, expected '
-        f'{_torch_shape(leaf, expected)} (check --config.ngf/ndf/input_nc/output_nc)'
+        f'{_torch_shape(leaf, expected)} (check --config.ngf/ndf/input_nc/output_nc/nz)'
       )
     out[collection][path] = converted.astype(np.float32)
   expected_keys = _official_keys(params, stats)
