@@ -27,6 +27,10 @@ from configs import bicyclegan_shapes  # noqa: E402
 def _config(variant='bicyclegan', **overrides):
   config = bicyclegan_shapes.get_config(f'{variant},tiny')
   config.ngf = config.ndf = config.nef = 4
+  # Fewer ops to compile on 2 CPU cores (z once at the input, one D scale): the step's
+  # semantics do not depend on them; the nets' own are checked by test_parity.py.
+  config.where_add = 'input'
+  config.num_Ds = 1
   config.update(overrides)
   return config
 
@@ -97,7 +101,11 @@ def test_half_batch_split(default_run):
   assert float(m['loss_D2']) == float(base['loss_D2'])  # D2's fake is G(A1, z_random) alone
 
 
-@pytest.mark.parametrize('latent_updates_E', [False, True], ids=['official', 'clr_gan'])
+@pytest.mark.parametrize(
+  'latent_updates_E',
+  [False, pytest.param(True, marks=pytest.mark.slow)],
+  ids=['official', 'clr_gan'],
+)
 def test_latent_loss_leaves_E_gradient_zero(latent_updates_E):
   # Only |mu(E(G(A, z))) - z| on: officially E's parameters get exactly no gradient (so Adam
   # leaves them bit for bit), while G's do; the cLR-GAN baseline trains E on it too.
@@ -205,3 +213,44 @@ def test_odd_batch_size_on_the_command_line(tmp_path):
   assert run.returncode == 2
   assert run.stderr.strip().splitlines()[-1].startswith('error: ')
   assert 'batch_size must be even' in run.stderr
+
+
+def _official_config(**overrides):
+  from configs import bicyclegan_edges2shoes
+
+  config = bicyclegan_edges2shoes.get_config()
+  config.ngf = config.nef = 8
+  config.data.input_nc = 3
+  config.update(overrides)
+  return config
+
+
+def test_official_weights_load_and_sample(parity_dir):
+  """The official G and E state_dicts (parity fixtures: *_net_G / *_net_E layouts) sample."""
+  from parity_utils import load_fixture, nchw_to_nhwc, nhwc_to_nchw
+
+  from jaxgan import eval_lib
+
+  g = load_fixture(parity_dir / 'bicycle_G_unet_256_add_all.npz')
+  e = load_fixture(parity_dir / 'bicycle_E_resnet_256.npz')
+  config = _official_config(no_dropout=True)
+  config.eval.eval_mode = False  # the fixtures ran in train mode (instance norm: the same)
+  weights = {'G': str(parity_dir / 'bicycle_G_unet_256_add_all.npz')}
+  weights['E'] = str(parity_dir / 'bicycle_E_resnet_256.npz')
+  state = eval_lib.load_weights(config, weights)
+  x = nchw_to_nhwc(g.inputs['x'])
+  y = jax.jit(bicyclegan.generate)(state, x, g.inputs['z'])
+  np.testing.assert_allclose(nhwc_to_nchw(np.asarray(y)), g.outputs['y'], atol=1e-5)
+  mu = jax.jit(bicyclegan.encode)(state, nchw_to_nhwc(e.inputs['x']))
+  np.testing.assert_allclose(np.asarray(mu), e.outputs['mu'], atol=1e-5)
+
+
+def test_nz_mismatching_weights_is_one_line(parity_dir):
+  from jaxgan import eval_lib
+  from jaxgan.errors import WeightsError
+
+  config = _official_config(nz=16)
+  with pytest.raises(WeightsError) as info:
+    eval_lib.load_weights(config, {'G': str(parity_dir / 'bicycle_G_unet_256_add_all.npz')})
+  message = str(info.value)
+  assert '\n' not in message and 'model.down.0.weight' in message and 'nz' in message
