@@ -40,12 +40,26 @@ def _batch(seed=0, n=2):
   return {k: rs.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32) for k in 'AB'}
 
 
+def _state(config, seed=0):
+  """A state with random weights, without compiling the nets' init (slow on loaded CPUs)."""
+  abstract = jax.eval_shape(lambda: bicyclegan.create(config, jax.random.PRNGKey(seed), 10))
+  rng = np.random.default_rng(seed)
+
+  def fill(x):
+    if not np.issubdtype(x.dtype, np.floating):
+      return np.zeros(x.shape, x.dtype)
+    return rng.normal(0.0, 0.1, x.shape).astype(x.dtype)
+
+  params = jax.tree.map(fill, abstract.params)
+  rest = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), abstract)
+  opt_state = {p: rest.tx[p].init({n: params[n] for n in rest.players[p]}) for p in rest.players}
+  return rest.replace(params=params, opt_state=opt_state, rng=np.array([0, seed], np.uint32))
+
+
 @pytest.fixture(scope='module')
 def default_run():
   """The default (full BicycleGAN) tiny state and its jitted step, compiled once."""
-  config = _config()
-  state = jax.jit(lambda: bicyclegan.create(config, jax.random.PRNGKey(0), 10))()
-  return jax.device_get(state), jax.jit(bicyclegan.train_step)
+  return _state(_config()), jax.jit(bicyclegan.train_step)
 
 
 def test_registered():
@@ -63,6 +77,7 @@ def test_kl_against_hand_computed_value():
   assert float(bicyclegan.kl_loss(mu, logvar)) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.slow  # compiles the whole step: about a minute on 2 loaded CPU cores
 def test_step_losses_and_updates(default_run):
   state, step = default_run
   batch = _batch()
@@ -80,6 +95,7 @@ def test_step_losses_and_updates(default_run):
   assert float(metrics['loss_kl']) == pytest.approx(kl, rel=1e-4, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_half_batch_split(default_run):
   """A1, B1 drive G, E and D; B2 is only D2's real data; A2 is unused without conditional_D."""
   state, step = default_run
@@ -103,7 +119,7 @@ def test_half_batch_split(default_run):
 
 @pytest.mark.parametrize(
   'latent_updates_E',
-  [False, pytest.param(True, marks=pytest.mark.slow)],
+  [pytest.param(False, marks=pytest.mark.slow), pytest.param(True, marks=pytest.mark.slow)],
   ids=['official', 'clr_gan'],
 )
 def test_latent_loss_leaves_E_gradient_zero(latent_updates_E):
@@ -117,7 +133,7 @@ def test_latent_loss_leaves_E_gradient_zero(latent_updates_E):
     lambda_z=0.5,
     latent_updates_E=latent_updates_E,
   )
-  state = jax.jit(lambda: bicyclegan.create(config, jax.random.PRNGKey(1), 10))()
+  state = _state(config, seed=1)
   assert set(state.params) == {'G', 'E'}
   new, metrics = jax.jit(bicyclegan.train_step)(state, _batch())
   assert float(metrics['loss_z_L1']) > 0
