@@ -270,3 +270,31 @@ def test_nz_mismatching_weights_is_one_line(parity_dir):
     eval_lib.load_weights(config, {'G': str(parity_dir / 'bicycle_G_unet_256_add_all.npz')})
   message = str(info.value)
   assert '\n' not in message and 'model.down.0.weight' in message and 'nz' in message
+
+
+@pytest.mark.parametrize(
+  'overrides',
+  [
+    dict(use_same_D=True),
+    dict(conditional_D=True),
+    dict(where_add='all', upsample='bilinear', nl='lrelu', netE='conv_32', netD='basic_128'),
+    pytest.param(
+      dict(norm='batch', no_dropout=False, netG='unet_64', netE='resnet_64', gan_mode='vanilla'),
+      marks=pytest.mark.slow,
+    ),
+  ],
+  ids=['use_same_D', 'conditional_D', 'all_bilinear_conv_E', 'batch_norm_dropout'],
+)
+def test_other_options_trace(overrides):
+  """The options' step traces (no compile): nets built, shapes fit, losses of the right kind."""
+  config = _config(**overrides)
+  size = 64 if config.netG == 'unet_64' else 32
+  config.data.synthetic_size = config.data.crop_size = config.data.load_size = size
+  state = jax.eval_shape(lambda: bicyclegan.create(config, jax.random.PRNGKey(0), 10))
+  batch = {k: jax.ShapeDtypeStruct((2, size, size, 3), np.float32) for k in 'AB'}
+  new, metrics = jax.eval_shape(bicyclegan.train_step, state, batch)
+  assert set(metrics) == {f'loss_{n}' for n in bicyclegan.LOSSES}
+  assert set(new.params) == ({'G', 'E', 'D'} if config.use_same_D else {'G', 'E', 'D', 'D2'})
+  if config.conditional_D:  # D judges (A, B) pairs: 6 input channels
+    kernel = new.params['D']['model']['0']['kernel']
+    assert kernel.shape[2] == 6
