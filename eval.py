@@ -43,6 +43,9 @@ flags.DEFINE_bool(
   None,
   'batch norm running averages, no dropout (the official --eval); default: config.eval.eval_mode',
 )
+flags.DEFINE_integer('n_samples', None, 'BicycleGAN: random-z samples per input')
+flags.DEFINE_bool('sync', None, 'BicycleGAN: the same random z for every input')
+flags.DEFINE_bool('no_encode', None, 'BicycleGAN: no encoded output (z = mu of E(B))')
 flags.DEFINE_string('real', None, 'with --fake: FID and KID of two image folders, no model')
 flags.DEFINE_string('fake', None, 'with --real: the generated images')
 flags.DEFINE_bool('fid', True, 'FID and KID of the outputs against real images of their domain')
@@ -113,11 +116,15 @@ def main(argv):
       config.eval.split = FLAGS.split
     if FLAGS.eval_mode is not None:
       config.eval.eval_mode = FLAGS.eval_mode
+    for option in ('n_samples', 'sync', 'no_encode'):
+      if FLAGS[option].value is not None:
+        config.eval[option] = FLAGS[option].value
+    model = models.get(config.model)
     out = FLAGS.out or f'{FLAGS.workdir}/eval/{config.eval.split}_{step}'
     results = eval_lib.evaluate(
       config, state, out, num_test=FLAGS.num_test, folder=FLAGS.folder, direction=FLAGS.direction
     )
-    if FLAGS.fid and not FLAGS.folder:
+    if FLAGS.fid and not FLAGS.folder and not hasattr(model, 'evaluate'):
       from jaxgan import metrics  # noqa: PLC0415
 
       try:
@@ -135,7 +142,7 @@ def main(argv):
   if results:
     table = {k: v for k, v in results.items() if k != 'fid_kid'}
     if table:
-      print(eval_lib.format_table(table))
+      print(getattr(model, 'format_table', eval_lib.format_table)(table))
     for direction, scores in results.get('fid_kid', {}).items():
       print(f'{direction}:')
       print(metrics.folders.format_table(scores))

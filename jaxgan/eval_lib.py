@@ -87,7 +87,7 @@ def load_weights(config, weights):
   state = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), jax.eval_shape(_create(config)))
   params, stats = dict(state.params), dict(state.batch_stats)
   for name, path in weights.items():
-    kind = config.netG if name.startswith('G') else config.netD
+    kind = {'G': config.netG, 'E': config.get('netE')}.get(name[0], config.netD)
     converted = port.to_flax(
       port.load_state_dict(path),
       {'params': params[name], 'batch_stats': stats[name]},
@@ -146,6 +146,8 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
   num_test = config.eval.num_test if num_test is None else num_test
   # The models read config.eval (eval_mode) from the state: this config governs.
   state = state.replace(config=ml_collections.FrozenConfigDict(config))
+  if folder is None and hasattr(model, 'evaluate'):  # a model's own sampling (BicycleGAN)
+    return model.evaluate(config, state, out_dir, num_test=num_test)
   gens = generators(model)
   if folder is not None:
     if direction not in gens:

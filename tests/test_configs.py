@@ -37,7 +37,7 @@ def test_all_configs_are_listed():
 def test_config_loads_and_names_its_model(name):
   config = _load(name)
   assert config.model == name.split('_')[0]
-  if config.model == 'pix2pix':
+  if config.model in ('pix2pix', 'bicyclegan'):
     assert config.data.dataset_mode == 'aligned' and config.netG.startswith('unet_')
   else:
     assert config.data.dataset_mode == 'unaligned'

@@ -127,8 +127,8 @@ def _max_diff(a, b):
 def test_registry():
   assert models.get('pix2pix').NETS == ('G', 'D')
   assert models.get('cycle_gan') is models.get('cyclegan')
-  with pytest.raises(ConfigError, match="'bicyclegan'.*pix2pix, cyclegan"):
-    models.get('bicyclegan')
+  with pytest.raises(ConfigError, match="'no_such_model'.*pix2pix, cyclegan"):
+    models.get('no_such_model')
   for name in ('pix2pix', 'cyclegan'):
     model = models.get(name)
     for attr in ('NETS', 'VISUALS', 'create', 'train_step', 'sample', 'translate'):

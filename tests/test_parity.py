@@ -58,7 +58,30 @@ def _run_metrics(fixture):
   return {'d': np.asarray(jax.jit(lpips.LPIPS(net, version).apply)(variables, x0, x1))}
 
 
-RUNNERS = {'pix2pix_cyclegan': _run_pix2pix_cyclegan, 'metrics': _run_metrics}
+def _run_bicyclegan(fixture):
+  # G(x, z) with where_add 'input' or 'all'; E(x) -> (mu, logvar); multi-scale D(x) -> maps.
+  module = port.build_from_meta(fixture.meta)
+  args = [jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))]
+  if fixture.meta['kind'] == 'generator':
+    args.append(jnp.asarray(fixture.inputs['z']))
+  template = jax.eval_shape(lambda: module.init(jax.random.key(0), *args))
+  variables = port.to_flax(fixture.sd, template, fixture.meta['net'])
+  assert fixture.meta['mode'] == 'train' and not fixture.meta.get('use_dropout', False)
+  y, _ = jax.jit(lambda v, *a: module.apply(v, *a, train=True, mutable=['batch_stats']))(
+    variables, *args
+  )
+  if fixture.meta['kind'] == 'encoder':
+    return {'mu': np.asarray(y[0]), 'logvar': np.asarray(y[1])}
+  if fixture.meta['kind'] == 'discriminator':
+    return {str(i): nhwc_to_nchw(np.asarray(d)) for i, d in enumerate(y)}
+  return {'y': nhwc_to_nchw(np.asarray(y))}
+
+
+RUNNERS = {
+  'pix2pix_cyclegan': _run_pix2pix_cyclegan,
+  'bicyclegan': _run_bicyclegan,
+  'metrics': _run_metrics,
+}
 
 
 if PATHS:

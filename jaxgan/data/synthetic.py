@@ -9,6 +9,8 @@ saturated colours, on a plain mid-grey background. A scene renders two ways:
 Tasks (`config.data.synthetic`):
 
 - 'shapes_paired' (pix2pix): A = outline, B = fill of the same scene.
+- 'shapes_multimodal' (BicycleGAN): A = a shape's silhouette, B = the shape in one of K colours
+  (see `synthetic_multimodal`).
 - 'shapes_unpaired' (CycleGAN): domain A = outlines and domain B = fills of *independent*
   scenes, so training never sees a pair; the true mapping is still fill(outline).
 
@@ -29,7 +31,7 @@ import numpy as np
 
 from jaxgan import errors
 
-TASKS = ('shapes_paired', 'shapes_unpaired')
+TASKS = ('shapes_paired', 'shapes_unpaired', 'shapes_multimodal')
 SPLITS = ('train', 'test')
 SHAPES = ('circle', 'square', 'triangle')
 COLOURS = np.array(
@@ -60,7 +62,7 @@ def check(data):
 
 def is_paired(name):
   """Whether the train split of task `name` pairs A[i] with B[i]."""
-  return name == 'shapes_paired'
+  return name in ('shapes_paired', 'shapes_multimodal')
 
 
 def images(config, split):
@@ -141,6 +143,10 @@ def luma(rgb):
 @functools.lru_cache(maxsize=8)
 def _generate(name, size, num_train, num_test, seed):
   """All splits of one task; cached because every build() and metric reads them."""
+  if name == 'shapes_multimodal':  # K valid outputs per input: see synthetic_multimodal.py
+    from jaxgan.data import synthetic_multimodal  # noqa: PLC0415 - it imports this module
+
+    return synthetic_multimodal.generate(size, num_train, num_test, seed)
   task = TASKS.index(name)
   rng = lambda stream: np.random.default_rng([seed, task, stream])
   if is_paired(name):

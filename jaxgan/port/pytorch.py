@@ -239,7 +239,7 @@ def to_flax(state_dict: Mapping[str, Any], variables: Mapping, name: str = 'the 
     if converted.shape != expected:
       raise WeightsError(
         f'{prefix}: {key} has shape {tuple(value.shape)}, expected '
-        f'{_torch_shape(leaf, expected)} (check --config.ngf/ndf/input_nc/output_nc)'
+        f'{_torch_shape(leaf, expected)} (check --config.ngf/ndf/input_nc/output_nc/nz)'
       )
     out[collection][path] = converted.astype(np.float32)
   expected_keys = _official_keys(params, stats)
@@ -302,8 +302,41 @@ def _pix2pix_cyclegan(meta):
   return nets.define_G(config, meta.get('input_nc', 3), meta.get('output_nc', 3))
 
 
-# Family -> builder(meta); later families (BicycleGAN, MUNIT) add theirs.
-META_BUILDERS = {'pix2pix_cyclegan': _pix2pix_cyclegan}
+def _bicyclegan(meta):
+  from jaxgan.nets import bicycle
+
+  kind = meta.get('kind', 'generator')
+  net = meta.get(
+    'net', {'generator': 'unet_256', 'encoder': 'resnet_256'}.get(kind, 'basic_256_multi')
+  )
+  config = ml_collections.ConfigDict(
+    {
+      'netG': net,
+      'netE': net,
+      'nz': meta.get('nz', 8),
+      'ngf': meta.get('ngf', 64),
+      'nef': meta.get('nef', 64),
+      'ndf': meta.get('ndf', 64),
+      'num_Ds': meta.get('num_D', meta.get('num_Ds', 1)),
+      'norm': meta.get('norm', 'instance'),
+      'nl': meta.get('nl', 'relu'),
+      'where_add': meta.get('where_add', 'all'),
+      'upsample': meta.get('upsample', 'basic'),
+      'no_dropout': not meta.get('use_dropout', False),
+      'init_type': meta.get('init_type', 'xavier'),
+      'init_gain': meta.get('init_gain', 0.02),
+      'compute_dtype': meta.get('compute_dtype', 'float32'),
+    }
+  )
+  if kind == 'encoder':
+    return bicycle.define_E(config)
+  if kind == 'discriminator':
+    return bicycle.define_D(config, net)
+  return bicycle.define_G(config, meta.get('output_nc', 3))
+
+
+# Family -> builder(meta); later families (MUNIT) add theirs.
+META_BUILDERS = {'pix2pix_cyclegan': _pix2pix_cyclegan, 'bicyclegan': _bicyclegan}
 
 
 def build_from_meta(meta: Mapping[str, Any] | str):

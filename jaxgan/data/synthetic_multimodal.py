@@ -1,0 +1,123 @@
+"""'shapes_multimodal': a paired task with K valid outputs per input, for BicycleGAN and MUNIT.
+
+Each scene is one shape (circle, square or triangle; radius 8 to 12 px at 32 px) on the mid-grey
+background of `synthetic`. A renders it as a black silhouette; B renders it filled in one of
+K = 4 colours (red, green, blue, white), drawn at random per image. So the input says where the
+shape is, never which colour: the K fills of an input are all valid outputs (its modes), and a
+model that ignores its latent code can only pick one of them (or a blend that is none).
+
+Any two modes of an input differ by 4/3 per pixel of the shape (each pair of colours differs
+fully in two of the three channels), i.e. a mean absolute error of 4/3 x the shape's area
+fraction: at least 0.16 on [-1, 1]. `THRESHOLD` (0.08) is below half of that, so a sample lies
+within it of at most one mode; `jaxgan.metrics.modes.mode_metrics` counts with it.
+
+The test split's B is one random mode, as in training; `modes(config, split)` gives all K.
+Images are generated with numpy, deterministically from `config.data.synthetic_seed`.
+"""
+
+import functools
+
+import numpy as np
+
+from jaxgan import errors
+from jaxgan.data import synthetic
+
+TASKS = ('shapes_multimodal',)
+COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]], np.uint8)
+K = len(COLOURS)
+SILHOUETTE = (0, 0, 0)
+RADIUS = (8, 12)  # pixels at 32 px, scaled with the size
+THRESHOLD = 0.08  # MAE on [-1, 1] within which a sample counts as reaching a mode
+
+
+def generate(size, num_train, num_test, seed):
+  """All splits, as `synthetic._generate` returns them (uint8, paired)."""
+  return _generate(size, num_train, num_test, seed)
+
+
+def modes(config, split):
+  """The K valid targets of every input of the split, as the model sees them.
+
+  Args:
+    config: the full config (data.synthetic 'shapes_multimodal', direction AtoB).
+    split: 'train' or 'test'.
+
+  Returns:
+    float32 [n, K, S, S, output_nc] in [-1, 1].
+  """
+  data = config.data
+  if data.synthetic not in TASKS:
+    raise errors.ConfigError(f'data.synthetic {data.synthetic!r} has no modes; use {TASKS[0]!r}')
+  if data.direction != 'AtoB':
+    raise errors.ConfigError(f'{data.synthetic}: the modes are those of AtoB (outputs are fills)')
+  sets = _generate(
+    data.synthetic_size, data.synthetic_train, data.synthetic_test, data.synthetic_seed
+  )
+  if split not in sets['modes']:
+    raise errors.InputError(f'split {split!r} is not in synthetic {data.synthetic!r}')
+  fills = sets['modes'][split]  # [n, K, S, S, 3] uint8
+  n = fills.shape[0]
+  flat = synthetic.to_model(fills.reshape(n * K, *fills.shape[2:]), data.output_nc)
+  return flat.reshape(n, K, *flat.shape[1:])
+
+
+def _scenes(rng, num, size):
+  """(shape, centre y, centre x, radius) per image; the shape stays 1 px clear of the border."""
+  scale = size / 32
+  r_min, r_max = round(RADIUS[0] * scale), round(RADIUS[1] * scale)
+  u = rng.random((num, 4))
+  radius = r_min + (u[:, 0] * (r_max - r_min + 1)).astype(int)
+  span = size - 2 * radius - 2
+  cy = radius + 1 + (u[:, 1] * span).astype(int)
+  cx = radius + 1 + (u[:, 2] * span).astype(int)
+  shape = (u[:, 3] * len(synthetic.SHAPES)).astype(int)
+  return [
+    (synthetic.SHAPES[s], int(y), int(x), int(r))
+    for s, y, x, r in zip(shape, cy, cx, radius, strict=True)
+  ]
+
+
+def _render(scenes, size):
+  """(silhouettes [n, S, S, 3], fills [n, K, S, S, 3]), uint8."""
+  n = len(scenes)
+  silhouette = np.empty((n, size, size, 3), np.uint8)
+  silhouette[...] = synthetic.BACKGROUND
+  fills = np.empty((n, K, size, size, 3), np.uint8)
+  fills[...] = synthetic.BACKGROUND
+  for i, (shape, cy, cx, r) in enumerate(scenes):
+    mask = synthetic._mask(shape, cy, cx, r, size, size)  # noqa: SLF001 - the shared renderer
+    silhouette[i][mask] = SILHOUETTE
+    for k in range(K):
+      fills[i, k][mask] = COLOURS[k]
+  return silhouette, fills
+
+
+@functools.lru_cache(maxsize=4)
+def _generate(size, num_train, num_test, seed):
+  rng = lambda stream: np.random.default_rng([seed, 7, stream])  # noqa: E731
+  a_train, modes_train = _render(_scenes(rng(0), num_train, size), size)
+  colour_train = rng(1).integers(0, K, num_train)
+  b_train = modes_train[np.arange(num_train), colour_train]
+  # Test scenes whose silhouette occurs in the train split are redrawn.
+  seen = {x.tobytes() for x in a_train}
+  test_rng, a_test, modes_test = rng(2), [], []
+  while len(a_test) < num_test:
+    a, m = _render(_scenes(test_rng, num_test - len(a_test), size), size)
+    for x, y in zip(a, m, strict=True):
+      if x.tobytes() not in seen:
+        seen.add(x.tobytes())
+        a_test.append(x)
+        modes_test.append(y)
+  a_test, modes_test = np.stack(a_test), np.stack(modes_test)
+  b_test = modes_test[np.arange(num_test), rng(3).integers(0, K, num_test)]
+  train = dict(A=a_train, B=b_train)
+  test = dict(A=a_test, B=b_test)
+  for array in (a_train, b_train, a_test, b_test, modes_train, modes_test):
+    array.setflags(write=False)
+  return dict(
+    train=train,
+    test=test,
+    truth_train=train,
+    truth_test=test,
+    modes=dict(train=modes_train, test=modes_test),
+  )

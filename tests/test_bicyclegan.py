@@ -1,0 +1,303 @@
+"""BicycleGAN: the KL term, the half-batch split, E frozen under the latent loss, bad input,
+the mode metrics, and one tiny end-to-end run (train.py, eval.py) per variant."""
+
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from jaxgan import models
+from jaxgan.errors import ConfigError
+from jaxgan.metrics.modes import mode_metrics
+from jaxgan.models import bicyclegan
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+  sys.path.insert(0, str(ROOT))  # configs/ is a directory of the repo, not of the package
+
+from configs import bicyclegan_shapes  # noqa: E402
+
+
+def _config(variant='bicyclegan', **overrides):
+  config = bicyclegan_shapes.get_config(f'{variant},tiny')
+  config.ngf = config.ndf = config.nef = 4
+  # Fewer ops to compile on 2 CPU cores (z once at the input, one D scale): the step's
+  # semantics do not depend on them; the nets' own are checked by test_parity.py.
+  config.where_add = 'input'
+  config.num_Ds = 1
+  config.update(overrides)
+  return config
+
+
+def _batch(seed=0, n=2):
+  rs = np.random.RandomState(seed)
+  return {k: rs.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32) for k in 'AB'}
+
+
+def _state(config, seed=0):
+  """A state with random weights, without compiling the nets' init (slow on loaded CPUs)."""
+  abstract = jax.eval_shape(lambda: bicyclegan.create(config, jax.random.PRNGKey(seed), 10))
+  rng = np.random.default_rng(seed)
+
+  def fill(x):
+    if not np.issubdtype(x.dtype, np.floating):
+      return np.zeros(x.shape, x.dtype)
+    return rng.normal(0.0, 0.1, x.shape).astype(x.dtype)
+
+  params = jax.tree.map(fill, abstract.params)
+  rest = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), abstract)
+  opt_state = {p: rest.tx[p].init({n: params[n] for n in rest.players[p]}) for p in rest.players}
+  return rest.replace(params=params, opt_state=opt_state, rng=np.array([0, seed], np.uint32))
+
+
+@pytest.fixture(scope='module')
+def default_run():
+  """The default (full BicycleGAN) tiny state and its jitted step, compiled once."""
+  return _state(_config()), jax.jit(bicyclegan.train_step)
+
+
+def test_registered():
+  model = models.get('bicyclegan')
+  assert model is bicyclegan
+  assert model.VISUALS == ('real_A_encoded', 'real_B_encoded', 'fake_B_random', 'fake_B_encoded')
+
+
+def test_kl_against_hand_computed_value():
+  mu = np.array([[1.0, 0.0], [0.0, 0.5]], np.float32)
+  logvar = np.array([[0.0, math.log(2.0)], [0.0, 0.0]], np.float32)
+  # -1/2 sum(1 + logvar - mu^2 - exp(logvar)): row 1: (1 + 0 - 1 - 1) + (1 + log 2 - 0 - 2);
+  # row 2: 0 + (1 + 0 - 0.25 - 1). Summed over the batch, as the official loss_kl.
+  expected = -0.5 * ((-1.0) + (math.log(2.0) - 1.0) + (-0.25))
+  assert float(bicyclegan.kl_loss(mu, logvar)) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.slow  # compiles the whole step: about a minute on 2 loaded CPU cores
+def test_step_losses_and_updates(default_run):
+  state, step = default_run
+  batch = _batch()
+  new, metrics = step(state, batch)
+  assert set(metrics) == {f'loss_{n}' for n in bicyclegan.LOSSES}
+  assert all(np.isfinite(float(v)) for v in metrics.values())
+  for name in ('G', 'E', 'D', 'D2'):  # every player stepped
+    diff = jax.tree.map(
+      lambda a, b: float(np.abs(a - b).max()), new.params[name], state.params[name]
+    )
+    assert max(jax.tree.leaves(diff)) > 0, name
+  # loss_kl is lambda_kl x the KL of E(B1), B1 the first half only.
+  (mu, logvar), _ = bicyclegan._apply(state, 'E', batch['B'][:1], train=True)
+  kl = float(bicyclegan.kl_loss(mu, logvar)) * state.config.lambda_kl
+  assert float(metrics['loss_kl']) == pytest.approx(kl, rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_half_batch_split(default_run):
+  """A1, B1 drive G, E and D; B2 is only D2's real data; A2 is unused without conditional_D."""
+  state, step = default_run
+  batch = _batch()
+  _, base = step(state, batch)
+  other_b2 = {**batch, 'B': batch['B'].copy()}
+  other_b2['B'][1:] = -batch['B'][1:]
+  _, m = step(state, other_b2)
+  changed = {k for k in base if not np.isclose(float(base[k]), float(m[k]), rtol=1e-6, atol=0)}
+  assert changed == {'loss_D2'}
+  other_a2 = {**batch, 'A': batch['A'].copy()}
+  other_a2['A'][1:] = -batch['A'][1:]
+  _, m = step(state, other_a2)
+  assert all(float(base[k]) == float(m[k]) for k in base)
+  other_b1 = {**batch, 'B': batch['B'].copy()}
+  other_b1['B'][:1] = -batch['B'][:1]
+  _, m = step(state, other_b1)
+  assert float(m['loss_G_L1']) != float(base['loss_G_L1'])
+  assert float(m['loss_D2']) == float(base['loss_D2'])  # D2's fake is G(A1, z_random) alone
+
+
+@pytest.mark.parametrize(
+  'latent_updates_E',
+  [pytest.param(False, marks=pytest.mark.slow), pytest.param(True, marks=pytest.mark.slow)],
+  ids=['official', 'clr_gan'],
+)
+def test_latent_loss_leaves_E_gradient_zero(latent_updates_E):
+  # Only |mu(E(G(A, z))) - z| on: officially E's parameters get exactly no gradient (so Adam
+  # leaves them bit for bit), while G's do; the cLR-GAN baseline trains E on it too.
+  config = _config(
+    lambda_GAN=0.0,
+    lambda_GAN2=0.0,
+    lambda_L1=0.0,
+    lambda_kl=0.0,
+    lambda_z=0.5,
+    latent_updates_E=latent_updates_E,
+  )
+  state = _state(config, seed=1)
+  assert set(state.params) == {'G', 'E'}
+  new, metrics = jax.jit(bicyclegan.train_step)(state, _batch())
+  assert float(metrics['loss_z_L1']) > 0
+  e_moved = jax.tree.map(lambda a, b: bool(np.any(a != b)), new.params['E'], state.params['E'])
+  g_moved = jax.tree.map(lambda a, b: bool(np.any(a != b)), new.params['G'], state.params['G'])
+  assert any(jax.tree.leaves(g_moved))
+  assert any(jax.tree.leaves(e_moved)) == latent_updates_E
+
+
+def test_odd_batch_is_one_clear_error():
+  with pytest.raises(ConfigError, match='batch_size must be even, got 3'):
+    bicyclegan.create(_config(batch_size=3), jax.random.PRNGKey(0), 1)
+  with pytest.raises(ConfigError, match='images per device'):
+    bicyclegan.check_batch_size(8, num_devices=8)
+  bicyclegan.check_batch_size(16, num_devices=8)
+
+
+def test_variants_build_the_nets_they_need():
+  nets = {}
+  for variant in bicyclegan_shapes.VARIANTS:
+    config = _config(variant)
+    nets[variant] = set(
+      jax.eval_shape(lambda c=config: bicyclegan.create(c, jax.random.PRNGKey(0), 1)).params
+    )
+  assert nets == {
+    'bicyclegan': {'G', 'E', 'D', 'D2'},
+    'pix2pix_noise': {'G', 'D'},
+    'cvae_gan': {'G', 'E', 'D'},
+    'clr_gan': {'G', 'E', 'D2'},
+  }
+
+
+def test_mode_metrics():
+  modes = np.zeros((2, 3, 4, 4, 1), np.float32)
+  modes[:, 1] = 1.0
+  modes[:, 2] = -1.0
+  samples = np.zeros((2, 2, 4, 4, 1), np.float32)
+  samples[0, 1] = 0.95  # input 0 reaches modes 0 and 1 (MAE 0 and 0.05)
+  samples[1, 0] = 0.5  # input 1: one sample at 0 (mode 0), one halfway (no mode)
+  samples[1, 1] = 0.05
+  samples[1, 0] = 0.5
+  got = mode_metrics(samples, modes, threshold=0.1, chunk=1)
+  assert got['coverage'] == pytest.approx((2 / 3 + 1 / 3) / 2)
+  assert got['precision'] == pytest.approx(3 / 4)
+  assert got['mae_nearest'] == pytest.approx((0 + 0.05 + 0.5 + 0.05) / 4)
+
+
+ENV = dict(
+  os.environ,
+  JAX_PLATFORMS='cpu',
+  XLA_FLAGS='--xla_force_host_platform_device_count=1',
+  TF_CPP_MIN_LOG_LEVEL='2',
+)
+
+
+def _run(script, *args):
+  return subprocess.run(
+    [sys.executable, str(ROOT / script), *args],
+    env=ENV,
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('variant', list(bicyclegan_shapes.VARIANTS))
+def test_end_to_end(tmp_path, variant):
+  workdir = tmp_path / variant
+  config = f'--config=configs/bicyclegan_shapes.py:{variant},tiny'
+  args = ['--model=bicyclegan', config, '--config.num_steps=2', f'--workdir={workdir}']
+  light = ['--config.ngf=4', '--config.nef=4', '--config.where_add=input', '--config.num_Ds=1']
+  train = _run('train.py', *args, *light)
+  assert train.returncode == 0, train.stderr[-3000:]
+  log = (workdir / 'loss_log.txt').read_text()
+  assert 'G_L1' in log and 'z_L1' in log and 'kl' in log
+  if variant not in ('bicyclegan', 'pix2pix_noise'):
+    return  # eval.py's sampling: with and without E is enough
+  no_encode = ['--no_encode'] if variant == 'pix2pix_noise' else []
+  out = tmp_path / 'eval'
+  ev = _run(
+    'eval.py', f'--workdir={workdir}', f'--out={out}', '--n_samples=3', '--sync', *no_encode
+  )
+  assert ev.returncode == 0, ev.stderr[-3000:]
+  assert 'coverage' in ev.stdout
+  scores = json.loads((out / 'metrics.json').read_text())['AtoB']
+  assert scores['n_samples'] == 3 and 0 <= scores['modes']['coverage'] <= 1
+  page = (out / 'index.html').read_text()
+  assert 'random_sample03' in page and ('encoded' in page) != bool(no_encode)
+
+
+def test_odd_batch_size_on_the_command_line(tmp_path):
+  args = ['--model=bicyclegan', '--config=configs/bicyclegan_shapes.py:tiny']
+  run = _run('train.py', *args, '--config.batch_size=3', f'--workdir={tmp_path}')
+  assert run.returncode == 2
+  assert run.stderr.strip().splitlines()[-1].startswith('error: ')
+  assert 'batch_size must be even' in run.stderr
+
+
+def _official_config(**overrides):
+  from configs import bicyclegan_edges2shoes
+
+  config = bicyclegan_edges2shoes.get_config()
+  config.ngf = config.nef = 8
+  config.data.input_nc = 3
+  config.update(overrides)
+  return config
+
+
+def test_official_weights_load_and_sample(parity_dir):
+  """The official G and E state_dicts (parity fixtures: *_net_G / *_net_E layouts) sample."""
+  from parity_utils import load_fixture, nchw_to_nhwc, nhwc_to_nchw
+
+  from jaxgan import eval_lib
+
+  g = load_fixture(parity_dir / 'bicycle_G_unet_256_add_all.npz')
+  e = load_fixture(parity_dir / 'bicycle_E_resnet_256.npz')
+  config = _official_config(no_dropout=True)
+  config.eval.eval_mode = False  # the fixtures ran in train mode (instance norm: the same)
+  weights = {'G': str(parity_dir / 'bicycle_G_unet_256_add_all.npz')}
+  weights['E'] = str(parity_dir / 'bicycle_E_resnet_256.npz')
+  state = eval_lib.load_weights(config, weights)
+  x = nchw_to_nhwc(g.inputs['x'])
+  y = jax.jit(bicyclegan.generate)(state, x, g.inputs['z'])
+  np.testing.assert_allclose(nhwc_to_nchw(np.asarray(y)), g.outputs['y'], atol=1e-5)
+  mu = jax.jit(bicyclegan.encode)(state, nchw_to_nhwc(e.inputs['x']))
+  np.testing.assert_allclose(np.asarray(mu), e.outputs['mu'], atol=1e-5)
+
+
+def test_nz_mismatching_weights_is_one_line(parity_dir):
+  from jaxgan import eval_lib
+  from jaxgan.errors import WeightsError
+
+  config = _official_config(nz=16)
+  with pytest.raises(WeightsError) as info:
+    eval_lib.load_weights(config, {'G': str(parity_dir / 'bicycle_G_unet_256_add_all.npz')})
+  message = str(info.value)
+  assert '\n' not in message and 'model.down.0.weight' in message and 'nz' in message
+
+
+@pytest.mark.parametrize(
+  'overrides',
+  [
+    dict(use_same_D=True),
+    dict(conditional_D=True),
+    dict(where_add='all', upsample='bilinear', nl='lrelu', netE='conv_32', netD='basic_128'),
+    pytest.param(
+      dict(norm='batch', no_dropout=False, netG='unet_64', netE='resnet_64', gan_mode='vanilla'),
+      marks=pytest.mark.slow,
+    ),
+  ],
+  ids=['use_same_D', 'conditional_D', 'all_bilinear_conv_E', 'batch_norm_dropout'],
+)
+def test_other_options_trace(overrides):
+  """The options' step traces (no compile): nets built, shapes fit, losses of the right kind."""
+  config = _config(**overrides)
+  size = 64 if config.netG == 'unet_64' else 32
+  config.data.synthetic_size = config.data.crop_size = config.data.load_size = size
+  state = jax.eval_shape(lambda: bicyclegan.create(config, jax.random.PRNGKey(0), 10))
+  batch = {k: jax.ShapeDtypeStruct((2, size, size, 3), np.float32) for k in 'AB'}
+  new, metrics = jax.eval_shape(bicyclegan.train_step, state, batch)
+  assert set(metrics) == {f'loss_{n}' for n in bicyclegan.LOSSES}
+  assert set(new.params) == ({'G', 'E', 'D'} if config.use_same_D else {'G', 'E', 'D', 'D2'})
+  if config.conditional_D:  # D judges (A, B) pairs: 6 input channels
+    kernel = new.params['D']['model']['0']['kernel']
+    assert kernel.shape[2] == 6
