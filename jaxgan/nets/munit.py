@@ -221,9 +221,12 @@ class ResBlock(nn.Module):
   @nn.compact
   def __call__(self, x: Array, adain_params: Array | None = None) -> Array:
     block = _factory(
-      Conv2dBlock, norm=self.norm, pad_type=self.pad_type, init_type=self.init_type,
+      Conv2dBlock,
+      norm=self.norm,
+      pad_type=self.pad_type,
+      init_type=self.init_type,
       dtype=self.dtype,
-    )  # fmt: skip
+    )
     size = _num_adain(self.norm, self.dim)
     chain = Chain(
       [
@@ -295,9 +298,13 @@ class StyleEncoder(nn.Module):
   @nn.compact
   def __call__(self, x: Array) -> Array:
     block = _factory(
-      Conv2dBlock, norm=self.norm, activation=self.activ, pad_type=self.pad_type, init_type=self.init_type,
+      Conv2dBlock,
+      norm=self.norm,
+      activation=self.activ,
+      pad_type=self.pad_type,
+      init_type=self.init_type,
       dtype=self.dtype,
-    )  # fmt: skip
+    )
     dim = self.dim
     model = [block(dim, 7, 1, 3)]
     for _ in range(2):
@@ -326,9 +333,13 @@ class ContentEncoder(nn.Module):
   @nn.compact
   def __call__(self, x: Array) -> Array:
     block = _factory(
-      Conv2dBlock, norm=self.norm, activation=self.activ, pad_type=self.pad_type, init_type=self.init_type,
+      Conv2dBlock,
+      norm=self.norm,
+      activation=self.activ,
+      pad_type=self.pad_type,
+      init_type=self.init_type,
       dtype=self.dtype,
-    )  # fmt: skip
+    )
     dim = self.dim
     model = [block(dim, 7, 1, 3)]
     for _ in range(self.n_downsample):
@@ -516,9 +527,13 @@ class MsImageDis(nn.Module):
   def __call__(self, x: Array, train: bool = True) -> list[Array]:
     def make_net():
       block = _factory(
-        Conv2dBlock, activation=self.activ, pad_type=self.pad_type, init_type=self.init_type,
-        train=train, dtype=self.dtype,
-      )  # fmt: skip
+        Conv2dBlock,
+        activation=self.activ,
+        pad_type=self.pad_type,
+        init_type=self.init_type,
+        train=train,
+        dtype=self.dtype,
+      )
       dim = self.dim
       net = [block(dim, 4, 2, 1, norm='none')]
       for _ in range(self.n_layer - 1):
