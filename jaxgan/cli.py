@@ -19,6 +19,7 @@ DEFAULT_CONFIGS = {  # the paper's settings for each model
   'pix2pix': 'pix2pix_facades.py',
   'cyclegan': 'cyclegan_horse2zebra.py',
   'cycle_gan': 'cyclegan_horse2zebra.py',
+  'munit': 'munit_edges2shoes.py',
 }
 
 

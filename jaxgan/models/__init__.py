@@ -12,6 +12,7 @@ _MODELS = {
   'pix2pix': 'jaxgan.models.pix2pix',
   'cyclegan': 'jaxgan.models.cyclegan',
   'cycle_gan': 'jaxgan.models.cyclegan',  # the official --model name
+  'munit': 'jaxgan.models.munit',
 }
 
 
