@@ -29,7 +29,7 @@ import numpy as np
 
 from jaxgan import errors
 
-TASKS = ('shapes_paired', 'shapes_unpaired')
+TASKS = ('shapes_paired', 'shapes_unpaired', 'shapes_unpaired_multimodal')  # the last: MUNIT's
 SPLITS = ('train', 'test')
 SHAPES = ('circle', 'square', 'triangle')
 COLOURS = np.array(
@@ -141,6 +141,10 @@ def luma(rgb):
 @functools.lru_cache(maxsize=8)
 def _generate(name, size, num_train, num_test, seed):
   """All splits of one task; cached because every build() and metric reads them."""
+  if name == 'shapes_unpaired_multimodal':
+    from jaxgan.data import synthetic_munit  # noqa: PLC0415 - it imports this module
+
+    return synthetic_munit.generate(size, num_train, num_test, seed)
   task = TASKS.index(name)
   rng = lambda stream: np.random.default_rng([seed, task, stream])
   if is_paired(name):

@@ -27,7 +27,6 @@ from flax import core
 
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
-from jaxgan.layers import InstanceNorm2d
 from jaxgan.nets import munit as nets
 
 NETS = ('gen_a', 'gen_b', 'dis_a', 'dis_b')
@@ -79,15 +78,18 @@ def learning_rate(config, step):
   return float(config.lr) * float(lr_factor(config, step - 1))
 
 
-def make_optimizer(config) -> optax.GradientTransformation:
-  """torch.optim.Adam(lr, (beta1, beta2), weight_decay) with the step schedule, per iteration."""
+def make_optimizer(config, eps=1e-8) -> optax.GradientTransformation:
+  """torch.optim.Adam(lr, (beta1, beta2), weight_decay) with the step schedule, per iteration.
+
+  `eps` is torch's default; tests raise it (see tests/test_models.py, `_with_adam_eps`).
+  """
   lr_factor(config, 0)  # Unknown policies fail here, not inside jit.
   lr = float(config.lr)
   frozen = _freeze(config)
   return optax.chain(
     # torch's weight_decay: grad += wd * param before the moments (L2, not decoupled).
     optax.add_decayed_weights(float(config.weight_decay)),
-    optax.scale_by_adam(b1=float(config.beta1), b2=float(config.beta2), eps=1e-8),
+    optax.scale_by_adam(b1=float(config.beta1), b2=float(config.beta2), eps=eps),
     optax.scale_by_learning_rate(lambda count: lr * lr_factor(frozen, count)),
   )
 
@@ -195,8 +197,14 @@ def vgg_loss(vgg, img, target):
     vgg: features(images in [-1, 1]) -> [N, h, w, 512] (preprocessing included).
     img, target: [N, H, W, 3] in [-1, 1].
   """
-  norm = InstanceNorm2d()
-  return jnp.mean(jnp.square(norm(vgg(img)) - norm(vgg(target))))
+  return jnp.mean(jnp.square(_instance_norm(vgg(img)) - _instance_norm(vgg(target))))
+
+
+def _instance_norm(x, eps=1e-5):
+  """nn.InstanceNorm2d(affine=False): each sample's channel over (H, W), biased variance."""
+  x = x.astype(jnp.float32)
+  mean = x.mean((1, 2), keepdims=True)
+  return (x - mean) * jax.lax.rsqrt(jnp.square(x - mean).mean((1, 2), keepdims=True) + eps)
 
 
 def _vgg_features(config):
