@@ -43,6 +43,9 @@ flags.DEFINE_bool(
   None,
   'batch norm running averages, no dropout (the official --eval); default: config.eval.eval_mode',
 )
+flags.DEFINE_integer('num_styles', None, 'MUNIT: random styles per input (config.eval.num_styles)')
+flags.DEFINE_string('style', None, 'MUNIT: an example image whose style every translation takes')
+flags.DEFINE_enum('style_domain', 'B', ['A', 'B'], 'MUNIT: the domain of the --style image')
 flags.DEFINE_string('real', None, 'with --fake: FID and KID of two image folders, no model')
 flags.DEFINE_string('fake', None, 'with --real: the generated images')
 flags.DEFINE_bool('fid', True, 'FID and KID of the outputs against real images of their domain')
@@ -113,6 +116,9 @@ def main(argv):
       config.eval.split = FLAGS.split
     if FLAGS.eval_mode is not None:
       config.eval.eval_mode = FLAGS.eval_mode
+    for key in ('num_styles', 'style', 'style_domain'):  # MUNIT's sampling options
+      if FLAGS[key].present:
+        config.eval[key] = FLAGS[key].value
     out = FLAGS.out or f'{FLAGS.workdir}/eval/{config.eval.split}_{step}'
     results = eval_lib.evaluate(
       config, state, out, num_test=FLAGS.num_test, folder=FLAGS.folder, direction=FLAGS.direction

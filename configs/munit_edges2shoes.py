@@ -64,6 +64,12 @@ def munit_defaults(config):
   config.checkpoint_every = 10_000  # snapshot_save_iter
   config.num_samples = 16  # display_size
   config.pool_size = 0
+  # eval.py: the official test.py's styles per input; --style for example-guided translation.
+  config.eval.num_styles = 10
+  config.eval.style = ''
+  config.eval.style_domain = 'B'
+  config.eval.mode_threshold = 0.02  # the built-in multimodal task only
+  config.eval.batch_size = 1
 
   data = config.data
   data.source = 'folder'

@@ -142,6 +142,12 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
     jaxgan.errors.JaxganError: a missing folder or split, an unusable image.
   """
   model = models.get(config.model)
+  if config.model == 'munit':  # several styles per input, both ways: its own page and metrics
+    from jaxgan import munit_eval  # noqa: PLC0415
+
+    return munit_eval.evaluate(
+      config, state, out_dir, num_test=num_test, folder=folder, direction=direction
+    )
   out_dir = pathlib.Path(out_dir)
   num_test = config.eval.num_test if num_test is None else num_test
   # The models read config.eval (eval_mode) from the state: this config governs.
@@ -238,4 +244,10 @@ def format_table(results):
     for predictor in ('model', 'identity', 'mean_image'):
       s = scores[predictor]
       lines.append(f'{d:<10} {predictor:<11} {s["mae"]:>8.4f} {s["psnr"]:>10.2f}')
+    if 'modes' in scores:  # MUNIT on the multimodal task
+      m = scores['modes']
+      lines.append(
+        f'{d:<10} modes: coverage {m["coverage"]:.3f}, precision {m["precision"]:.3f} '
+        f'(MAE <= {m["threshold"]}, {m["num_styles"]} styles), content IoU {m["content_iou"]:.3f}'
+      )
   return '\n'.join(lines)

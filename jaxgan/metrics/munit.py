@@ -36,3 +36,15 @@ def mask_iou(outputs, inputs, tolerance=TOLERANCE):
 def content_preservation(outputs, inputs, tolerance=TOLERANCE):
   """Mean foreground-mask IoU of the outputs against their inputs (1 = shapes kept exactly)."""
   return float(mask_iou(outputs, inputs, tolerance).mean())
+
+
+def keep_foreground(outputs, inputs, tolerance=TOLERANCE):
+  """outputs with every pixel off the inputs' foreground set to the background colour.
+
+  For scoring the style (the shapes' colour) apart from the content (the shapes' outline).
+  `inputs` broadcasts against `outputs` as in `mask_iou`.
+  """
+  outputs = np.asarray(outputs, np.float32)
+  background = (np.asarray(synthetic.BACKGROUND, np.float32) - 127.5) / 127.5
+  mask = np.broadcast_to(foreground(inputs, tolerance)[..., None], outputs.shape)
+  return np.where(mask, outputs, background)
