@@ -265,3 +265,26 @@ def test_tiny_end_to_end(tmp_path):
   assert (tmp_path / 'web' / 'index.html').is_file()
   log = (tmp_path / 'loss_log.txt').read_text()
   assert 'gen_recon_x_a' in log and 'lr: 0.0004' in log
+
+
+def test_vgg16_is_the_official_layout_and_preprocessing(tmp_path):
+  """No pooling after relu4_3 (relu5_3 at 1/8); caffe weights see BGR 0-255 minus the mean."""
+  from jaxgan.nets import vgg16  # noqa: PLC0415
+
+  rs = np.random.RandomState(0)
+  sd, cin = {}, 3
+  for name, (features, _) in zip(
+    vgg16.NAMES, [b for b in vgg16.BLOCKS for _ in range(b[1])], strict=True
+  ):
+    sd[f'{name}.weight'] = rs.normal(0, 0.05, (features, cin, 3, 3)).astype(np.float32)
+    sd[f'{name}.bias'] = np.zeros(features, np.float32)
+    cin = features
+  np.savez(tmp_path / 'vgg16.npz', **sd)
+  config = munit_edges2shoes.get_config()
+  config.update(vgg_model='caffe', vgg_weights=str(tmp_path / 'vgg16.npz'))
+  features = vgg16.features_fn(config)(jnp.zeros((1, 16, 16, 3)))
+  assert features.shape == (1, 2, 2, 512)
+  x = jnp.full((1, 1, 1, 3), -1.0).at[..., 0].set(1.0)  # pure red
+  np.testing.assert_allclose(
+    vgg16.preprocess(x, 'caffe').ravel(), [-103.939, -116.779, 255 - 123.680], rtol=1e-6
+  )
