@@ -67,10 +67,11 @@ def parse_weights(specs, model):
     name, sep, path = spec.partition('=')
     if not sep or not path:
       raise errors.ConfigError(f'--weights={spec}: expected NET=PATH, e.g. G=latest_net_G.pth')
-    if name == 'G' and 'G' not in model.NETS:
+    known = (*model.NETS, *getattr(model, 'WEIGHT_FILES', ()))  # MUNIT: gen=gen_*.pt
+    if name == 'G' and 'G' not in known:
       name = generators(model)['AtoB']
-    if name not in model.NETS:
-      raise errors.ConfigError(f'--weights: unknown net {name!r}; known: {", ".join(model.NETS)}')
+    if name not in known:
+      raise errors.ConfigError(f'--weights: unknown net {name!r}; known: {", ".join(known)}')
     weights[name] = path
   return weights
 
@@ -84,6 +85,10 @@ def load_weights(config, weights):
   Raises:
     jaxgan.errors.WeightsError: a file that is missing, unreadable or does not fit.
   """
+  if config.model == 'munit':  # official gen_*.pt hold both domains' generators
+    from jaxgan.port import munit as port_munit  # noqa: PLC0415
+
+    return port_munit.load_weights(config, weights)
   state = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), jax.eval_shape(_create(config)))
   params, stats = dict(state.params), dict(state.batch_stats)
   for name, path in weights.items():

@@ -288,3 +288,34 @@ def test_vgg16_is_the_official_layout_and_preprocessing(tmp_path):
   np.testing.assert_allclose(
     vgg16.preprocess(x, 'caffe').ravel(), [-103.939, -116.779, 255 - 123.680], rtol=1e-6
   )
+
+
+def test_official_weights_load_and_reconstruct(parity_dir, tmp_path):
+  """The parity fixture's generator as gen_a, and as both halves of a gen_*.pt-style pair."""
+  from parity_utils import load_fixture, nchw_to_nhwc  # noqa: PLC0415
+
+  from jaxgan import eval_lib, port  # noqa: PLC0415
+
+  fixture = load_fixture(parity_dir / 'munit_G_adain.npz')
+  meta = fixture.meta
+  config = munit_edges2shoes.get_config()
+  config.gen.update({k: meta[k] for k in ('dim', 'style_dim', 'n_downsample', 'n_res', 'mlp_dim')})
+  config.data.crop_size = 64
+  pair = {f'{d}.{k}': v for d in 'ab' for k, v in fixture.sd.items()}
+  port.save_npz(tmp_path / 'gen_00001000.npz', pair)
+  weights = eval_lib.parse_weights([f'gen={tmp_path / "gen_00001000.npz"}'], munit)
+  assert weights == {'gen': str(tmp_path / 'gen_00001000.npz')}
+  state = eval_lib.load_weights(config, weights)
+  x = jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))
+  s = jnp.asarray(nchw_to_nhwc(fixture.inputs['s']))
+
+  @jax.jit
+  def run(state):
+    c, _ = munit.encode(state, 'gen_b', x)
+    return munit.translate(state, x, 'AtoB', style=s), munit.decode(state, 'gen_b', c, s)
+
+  y_ab, y_b = run(state)
+  np.testing.assert_allclose(y_ab, nchw_to_nhwc(fixture.outputs['y_s']), atol=1e-4)
+  np.testing.assert_allclose(y_b, y_ab, atol=1e-6)
+  with pytest.raises(Exception, match='not an official MUNIT pair'):
+    eval_lib.load_weights(config, {'gen': str(parity_dir / 'munit_G_adain.npz')})

@@ -52,6 +52,8 @@ LOSSES = (
   'gen_total',
 )
 PLAYERS = {'gen': ('gen_a', 'gen_b'), 'dis': ('dis_a', 'dis_b')}
+# eval.py --weights also takes the official pair files: gen=gen_<iter>.pt, dis=dis_<iter>.pt.
+WEIGHT_FILES = ('gen', 'dis')
 LR_POLICIES = ('step', 'constant')
 
 
