@@ -89,6 +89,7 @@ def munit_defaults(config):
 def shrink(config):
   """The tiny variant: tiny.shrink, and MUNIT's nets at 4-8 channels for 32 px."""
   tiny.shrink(config)
+  config.data.synthetic = 'shapes_unpaired_multimodal'  # MUNIT's built-in task
   config.gen.update(dim=4, mlp_dim=8, n_res=1, n_downsample=1)
   config.dis.update(dim=4, n_layer=2, num_scales=2)
   return config
