@@ -53,6 +53,22 @@ def _all_modes(scenes, size):
   return np.stack([render(scenes, size, np.tile(c, (n, 1))) for c in STYLE_COLOURS], axis=1)
 
 
+def _unique_scenes(rng, num, size, seen):
+  """num scenes whose shapes (their grey rendering) are not in `seen`, which they join.
+
+  Scenes differing only in their colours look the same in grey: redrawn, so that every image
+  of a split is distinct and no test scene occurs in the train split.
+  """
+  scenes = []
+  while len(scenes) < num:
+    for scene in synthetic._scenes(rng, num - len(scenes), size):
+      key = synthetic._hash(render([scene], size, _grey(1))[0])
+      if key not in seen:
+        seen.add(key)
+        scenes.append(scene)
+  return scenes
+
+
 def generate(size, num_train, num_test, seed):
   """All splits, in the layout of `synthetic._generate` plus the test modes.
 
@@ -61,8 +77,9 @@ def generate(size, num_train, num_test, seed):
     truth_test=test, modes_test=uint8 [num_test, K, S, S, 3], style_test=int [num_test]).
   """
   rng = lambda stream: np.random.default_rng([seed, 101, stream])
-  scenes_a = synthetic._scenes(rng(1), num_train, size)
-  scenes_b = synthetic._scenes(rng(2), num_train, size)
+  seen = set()
+  scenes_a = _unique_scenes(rng(1), num_train, size, seen)
+  scenes_b = _unique_scenes(rng(2), num_train, size, seen)
   style_b = rng(3).integers(0, K, num_train)
   train = dict(
     A=render(scenes_a, size, _grey(num_train)), B=render(scenes_b, size, STYLE_COLOURS[style_b])
@@ -73,15 +90,7 @@ def generate(size, num_train, num_test, seed):
     A=np.concatenate([train['A'], render(scenes_b, size, _grey(num_train))]),
     B=np.concatenate([render(scenes_a, size, STYLE_COLOURS[style_a]), train['B']]),
   )
-  seen = synthetic._hashes(truth_train['A'])
-  scenes_test = []
-  test_rng = rng(5)
-  while len(scenes_test) < num_test:
-    for scene in synthetic._scenes(test_rng, num_test - len(scenes_test), size):
-      key = synthetic._hash(render([scene], size, _grey(1))[0])
-      if key not in seen:  # no test scene in the train split
-        seen.add(key)
-        scenes_test.append(scene)
+  scenes_test = _unique_scenes(rng(5), num_test, size, seen)  # none of the train split's
   style_test = rng(6).integers(0, K, num_test)
   test = dict(
     A=render(scenes_test, size, _grey(num_test)),
