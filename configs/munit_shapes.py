@@ -19,8 +19,8 @@ def get_config(arg=None):
   config.gen.update(dim=8, mlp_dim=32, style_dim=8, n_downsample=2, n_res=2)
   config.dis.update(dim=16, n_layer=3, num_scales=2)
   config.lr = 4e-4
-  config.num_steps = 4000
-  config.step_size = 2000  # halve the lr for the second half
+  config.num_steps = 6000
+  config.step_size = 3000  # halve the lr for the second half
   config.batch_size = 1
 
   data = config.data
