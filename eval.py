@@ -46,6 +46,9 @@ flags.DEFINE_bool(
 flags.DEFINE_integer('n_samples', None, 'BicycleGAN: random-z samples per input')
 flags.DEFINE_bool('sync', None, 'BicycleGAN: the same random z for every input')
 flags.DEFINE_bool('no_encode', None, 'BicycleGAN: no encoded output (z = mu of E(B))')
+flags.DEFINE_integer('num_styles', None, 'MUNIT: random styles per input (config.eval.num_styles)')
+flags.DEFINE_string('style', None, 'MUNIT: an example image whose style every translation takes')
+flags.DEFINE_enum('style_domain', 'B', ['A', 'B'], 'MUNIT: the domain of the --style image')
 flags.DEFINE_string('real', None, 'with --fake: FID and KID of two image folders, no model')
 flags.DEFINE_string('fake', None, 'with --real: the generated images')
 flags.DEFINE_bool('fid', True, 'FID and KID of the outputs against real images of their domain')
@@ -120,6 +123,9 @@ def main(argv):
       if FLAGS[option].value is not None:
         config.eval[option] = FLAGS[option].value
     model = models.get(config.model)
+    for key in ('num_styles', 'style', 'style_domain'):  # MUNIT's sampling options
+      if FLAGS[key].present:
+        config.eval[key] = FLAGS[key].value
     out = FLAGS.out or f'{FLAGS.workdir}/eval/{config.eval.split}_{step}'
     results = eval_lib.evaluate(
       config, state, out, num_test=FLAGS.num_test, folder=FLAGS.folder, direction=FLAGS.direction

@@ -20,6 +20,7 @@ DEFAULT_CONFIGS = {  # the paper's settings for each model
   'cyclegan': 'cyclegan_horse2zebra.py',
   'cycle_gan': 'cyclegan_horse2zebra.py',
   'bicyclegan': 'bicyclegan_edges2shoes.py',
+  'munit': 'munit_edges2shoes.py',
 }
 
 

@@ -67,10 +67,11 @@ def parse_weights(specs, model):
     name, sep, path = spec.partition('=')
     if not sep or not path:
       raise errors.ConfigError(f'--weights={spec}: expected NET=PATH, e.g. G=latest_net_G.pth')
-    if name == 'G' and 'G' not in model.NETS:
+    known = (*model.NETS, *getattr(model, 'WEIGHT_FILES', ()))  # MUNIT: gen=gen_*.pt
+    if name == 'G' and 'G' not in known:
       name = generators(model)['AtoB']
-    if name not in model.NETS:
-      raise errors.ConfigError(f'--weights: unknown net {name!r}; known: {", ".join(model.NETS)}')
+    if name not in known:
+      raise errors.ConfigError(f'--weights: unknown net {name!r}; known: {", ".join(known)}')
     weights[name] = path
   return weights
 
@@ -84,6 +85,10 @@ def load_weights(config, weights):
   Raises:
     jaxgan.errors.WeightsError: a file that is missing, unreadable or does not fit.
   """
+  if config.model == 'munit':  # official gen_*.pt hold both domains' generators
+    from jaxgan.port import munit as port_munit  # noqa: PLC0415
+
+    return port_munit.load_weights(config, weights)
   state = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), jax.eval_shape(_create(config)))
   params, stats = dict(state.params), dict(state.batch_stats)
   for name, path in weights.items():
@@ -142,6 +147,12 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
     jaxgan.errors.JaxganError: a missing folder or split, an unusable image.
   """
   model = models.get(config.model)
+  if config.model == 'munit':  # several styles per input, both ways: its own page and metrics
+    from jaxgan import munit_eval  # noqa: PLC0415
+
+    return munit_eval.evaluate(
+      config, state, out_dir, num_test=num_test, folder=folder, direction=direction
+    )
   out_dir = pathlib.Path(out_dir)
   num_test = config.eval.num_test if num_test is None else num_test
   # The models read config.eval (eval_mode) from the state: this config governs.
@@ -240,4 +251,10 @@ def format_table(results):
     for predictor in ('model', 'identity', 'mean_image'):
       s = scores[predictor]
       lines.append(f'{d:<10} {predictor:<11} {s["mae"]:>8.4f} {s["psnr"]:>10.2f}')
+    if 'modes' in scores:  # MUNIT on the multimodal task
+      m = scores['modes']
+      lines.append(
+        f'{d:<10} modes: coverage {m["coverage"]:.3f}, precision {m["precision"]:.3f} '
+        f'(MAE <= {m["threshold"]}, {m["num_styles"]} styles), content IoU {m["content_iou"]:.3f}'
+      )
   return '\n'.join(lines)

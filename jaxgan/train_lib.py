@@ -206,7 +206,12 @@ def train(config, workdir):
     values = {k: float(v) for k, v in jax.device_get(metrics).items()}
     if not primary:
       return
-    lr = _lr(config, step, spe)
+    # A model with its own schedule (MUNIT: per iteration) says what rate the step used.
+    lr = (
+      model.learning_rate(config, step)
+      if hasattr(model, 'learning_rate')
+      else _lr(config, step, spe)
+    )
     writer.scalars(step, {**values, 'lr': lr})
     bar.set_postfix({k.removeprefix('loss_'): f'{v:.3f}' for k, v in values.items()})
     line = ' '.join(f'{k.removeprefix("loss_")}: {v:.4f}' for k, v in values.items())

@@ -13,7 +13,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # Families whose networks are not in jaxgan yet: their fixtures skip with this reason.
 PENDING_FAMILIES = {
-  'munit': 'MUNIT networks arrive with issue #4',
 }
 
 

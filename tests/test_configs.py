@@ -39,6 +39,8 @@ def test_config_loads_and_names_its_model(name):
   assert config.model == name.split('_')[0]
   if config.model in ('pix2pix', 'bicyclegan'):
     assert config.data.dataset_mode == 'aligned' and config.netG.startswith('unet_')
+  elif config.model == 'munit':  # its own nets: config.gen / config.dis
+    assert config.data.dataset_mode == 'unaligned' and config.gen.n_res >= 1
   else:
     assert config.data.dataset_mode == 'unaligned'
     # The built-in task's one switch from the official nets: see configs/cyclegan_shapes.py.

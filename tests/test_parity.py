@@ -75,12 +75,35 @@ def _run_bicyclegan(fixture):
   if fixture.meta['kind'] == 'discriminator':
     return {str(i): nhwc_to_nchw(np.asarray(d)) for i, d in enumerate(y)}
   return {'y': nhwc_to_nchw(np.asarray(y))}
+def _run_munit(fixture):
+  from jaxgan.nets import munit
+
+  module = port.build_from_meta(fixture.meta)
+  x = jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))
+  template = jax.eval_shape(lambda: module.init(jax.random.key(0), x))
+  variables = port.to_flax(fixture.sd, template, 'munit')
+  assert fixture.meta['mode'] == 'train'
+  if fixture.meta['kind'] == 'discriminator':
+    outs, _ = jax.jit(lambda v, x: module.apply(v, x, train=True, mutable=['batch_stats']))(
+      variables, x
+    )
+    return {str(i): nhwc_to_nchw(np.asarray(y)) for i, y in enumerate(outs)}
+  s = jnp.asarray(nchw_to_nhwc(fixture.inputs['s']))
+
+  def run(v, x, s):
+    content, style = module.apply(v, x, method=munit.AdaINGen.encode)
+    y_s = module.apply(v, content, s, method=munit.AdaINGen.decode)
+    y_rec = module.apply(v, content, style, method=munit.AdaINGen.decode)
+    return {'content': content, 'style': style, 'y_s': y_s, 'y_rec': y_rec}
+
+  return {k: nhwc_to_nchw(np.asarray(v)) for k, v in jax.jit(run)(variables, x, s).items()}
 
 
 RUNNERS = {
   'pix2pix_cyclegan': _run_pix2pix_cyclegan,
   'bicyclegan': _run_bicyclegan,
   'metrics': _run_metrics,
+  'munit': _run_munit,
 }
 
 

@@ -30,6 +30,9 @@ IMG_EXTENSIONS = tuple(
 # PIL modes with 8-bit samples; convert('RGB') keeps their meaning.
 _MODES_8BIT = ('1', 'L', 'LA', 'La', 'P', 'PA', 'RGB', 'RGBA', 'RGBa', 'RGBX', 'CMYK', 'YCbCr')
 PIX2PIX_DATASETS = ('facades', 'maps', 'edges2shoes', 'edges2handbags', 'night2day', 'cityscapes')
+# Unpaired sets only the official MUNIT configs use (its summer2winter_yosemite256 is
+# CycleGAN's set under another folder: recognised by that folder's name).
+MUNIT_DATASETS = ('edges2shoes', 'edges2handbags', 'synthia2cityscape')
 CYCLEGAN_DATASETS = (
   'apple2orange',
   'summer2winter_yosemite',
@@ -97,6 +100,11 @@ def split_dirs(data, split):
   return {'A': root}
 
 
+def _munit_dataset(directory, name):
+  """Whether a missing unpaired folder is one of the official MUNIT configs' datasets."""
+  return name in MUNIT_DATASETS or 'summer2winter_yosemite256' in directory
+
+
 def _how_to_get(directory, mode):
   """The end of a missing-folder error: where a known dataset comes from."""
   parts = directory.rstrip('/').split('/')
@@ -108,12 +116,19 @@ def _how_to_get(directory, mode):
       f'get {name} with the official datasets/download_pix2pix_dataset.sh {name}, or read it '
       f'via --config.data.source=tfds --config.data.tfds_name=pix2pix/{name}'
     )
+  elif mode != 'aligned' and _munit_dataset(directory, name):
+    hints.append(
+      f'make it as the official MUNIT scripts/demo_train_{name}.sh does (see '
+      f'configs/munit_{name}.py)'
+    )
   elif mode != 'aligned' and name in CYCLEGAN_DATASETS:
     hints.append(
       f'get {name} with the official datasets/download_cyclegan_dataset.sh {name}, or read it '
       f'via --config.data.source=tfds --config.data.tfds_name=cycle_gan/{name}'
     )
   demo = 'pix2pix_shapes' if mode == 'aligned' else 'cyclegan_shapes'
+  if mode != 'aligned' and _munit_dataset(directory, name):
+    demo = 'munit_shapes'
   hints.append(f'or run on built-in data with --config=configs/{demo}.py')
   return f' (dataset_mode {mode!r}); ' + '; '.join(hints)
 

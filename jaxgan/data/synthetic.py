@@ -31,7 +31,7 @@ import numpy as np
 
 from jaxgan import errors
 
-TASKS = ('shapes_paired', 'shapes_unpaired', 'shapes_multimodal')
+TASKS = ('shapes_paired', 'shapes_unpaired', 'shapes_multimodal', 'shapes_unpaired_multimodal')
 SPLITS = ('train', 'test')
 SHAPES = ('circle', 'square', 'triangle')
 COLOURS = np.array(
@@ -147,6 +147,10 @@ def _generate(name, size, num_train, num_test, seed):
     from jaxgan.data import synthetic_multimodal  # noqa: PLC0415 - it imports this module
 
     return synthetic_multimodal.generate(size, num_train, num_test, seed)
+  if name == 'shapes_unpaired_multimodal':
+    from jaxgan.data import synthetic_munit  # noqa: PLC0415 - it imports this module
+
+    return synthetic_munit.generate(size, num_train, num_test, seed)
   task = TASKS.index(name)
   rng = lambda stream: np.random.default_rng([seed, task, stream])
   if is_paired(name):

@@ -13,6 +13,7 @@ _MODELS = {
   'cyclegan': 'jaxgan.models.cyclegan',
   'cycle_gan': 'jaxgan.models.cyclegan',  # the official --model name
   'bicyclegan': 'jaxgan.models.bicyclegan',
+  'munit': 'jaxgan.models.munit',
 }
 
 

@@ -36,6 +36,8 @@ StateDict = dict[str, np.ndarray]
 _KERNEL_LEAVES = {'weight': 'kernel', 'bias': 'bias'}
 _NORM_LEAVES = {'weight': 'scale', 'bias': 'bias'}
 _STATS_LEAVES = {'running_mean': 'mean', 'running_var': 'var'}
+# Parameters kept under their own name (MUNIT's LayerNorm: gamma, beta).
+_PLAIN_LEAVES = {'gamma': 'gamma', 'beta': 'beta'}
 
 
 # ------------------------------------------------------------------------------------------
@@ -177,7 +179,7 @@ def _flax_target(key: str, params: Mapping, stats: Mapping):
   if leaf in _STATS_LEAVES:
     target = ('batch_stats', (*path, _STATS_LEAVES[leaf]))
     return target if target[1] in stats else None
-  for names in (_KERNEL_LEAVES, _NORM_LEAVES):
+  for names in (_KERNEL_LEAVES, _NORM_LEAVES, _PLAIN_LEAVES):
     if leaf in names and (*path, names[leaf]) in params:
       return 'params', (*path, names[leaf])
   return None
@@ -190,6 +192,7 @@ def _official_keys(params: Mapping, stats: Mapping) -> dict[str, tuple[str, tupl
     *module, leaf = path
     kernel_like = (*module, 'kernel') in params
     names = _KERNEL_LEAVES if kernel_like else _NORM_LEAVES
+    names = _PLAIN_LEAVES if leaf in _PLAIN_LEAVES else names
     official = {v: k for k, v in names.items()}[leaf]
     keys['.'.join([*module, official])] = ('params', path)
   for path in stats:
@@ -335,8 +338,36 @@ def _bicyclegan(meta):
   return bicycle.define_G(config, meta.get('output_nc', 3))
 
 
-# Family -> builder(meta); later families (MUNIT) add theirs.
-META_BUILDERS = {'pix2pix_cyclegan': _pix2pix_cyclegan, 'bicyclegan': _bicyclegan}
+def _munit(meta):
+  from jaxgan.nets import munit
+
+  if meta.get('kind') == 'discriminator':
+    return munit.MsImageDis(
+      dim=meta.get('dim', 64),
+      n_layer=meta.get('n_layer', 4),
+      norm=meta.get('norm', 'none'),
+      activ=meta.get('activ', 'lrelu'),
+      num_scales=meta.get('num_scales', 3),
+      pad_type=meta.get('pad_type', 'reflect'),
+    )
+  return munit.AdaINGen(
+    input_dim=meta.get('input_dim', 3),
+    dim=meta.get('dim', 64),
+    style_dim=meta.get('style_dim', 8),
+    n_downsample=meta.get('n_downsample', 2),
+    n_res=meta.get('n_res', 4),
+    activ=meta.get('activ', 'relu'),
+    pad_type=meta.get('pad_type', 'reflect'),
+    mlp_dim=meta.get('mlp_dim', 256),
+  )
+
+
+# Family -> builder(meta).
+META_BUILDERS = {
+  'pix2pix_cyclegan': _pix2pix_cyclegan,
+  'bicyclegan': _bicyclegan,
+  'munit': _munit,
+}
 
 
 def build_from_meta(meta: Mapping[str, Any] | str):

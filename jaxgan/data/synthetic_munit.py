@@ -1,0 +1,129 @@
+"""'shapes_unpaired_multimodal': a built-in unpaired task with several right answers (MUNIT).
+
+Scenes are those of `jaxgan.data.synthetic` (1 to 3 circles, squares, triangles on mid grey),
+rendered filled:
+
+- domain A: every shape light grey (one mode);
+- domain B: every shape of a scene in the same one of K = 4 colours (red, green, blue,
+  yellow): the colour is the image's style, the shapes its content.
+
+The train split draws independent scenes for A and B (never a pair); its B colours are uniform
+over the K. The test split pairs them (B[i] is A[i]'s scene, coloured at random) and knows
+every right answer: the K colourings of an A image (`modes`, A -> B) and the one grey rendering
+of a B image (B -> A). Mode coverage and precision (`jaxgan.metrics.modes`) and content
+preservation (`jaxgan.metrics.munit`) are measured against them.
+"""
+
+import numpy as np
+
+from jaxgan.data import synthetic
+
+NAME = 'shapes_unpaired_multimodal'
+GREY = (224, 224, 224)
+STYLE_COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], np.uint8)
+K = len(STYLE_COLOURS)
+
+
+def render(scenes, size, colours):
+  """Each scene's shapes filled with its colour: uint8 [n, size, size, 3].
+
+  Args:
+    scenes: lists of (shape, _, cy, cx, r), as `synthetic._scenes` draws them.
+    size: image side.
+    colours: [n, 3] uint8, one colour per scene.
+  """
+  out = np.empty((len(scenes), size, size, 3), np.uint8)
+  out[...] = synthetic.BACKGROUND
+  for i, shapes in enumerate(scenes):
+    for shape, _, cy, cx, r in shapes:
+      y0, x0 = max(cy - r - 2, 0), max(cx - r - 2, 0)
+      y1, x1 = min(cy + r + 3, size), min(cx + r + 3, size)
+      mask = synthetic._mask(shape, cy - y0, cx - x0, r, y1 - y0, x1 - x0)
+      out[i, y0:y1, x0:x1][mask] = colours[i]
+  return out
+
+
+def _grey(n):
+  return np.tile(np.array(GREY, np.uint8), (n, 1))
+
+
+def _all_modes(scenes, size):
+  """[n, K, size, size, 3]: every scene in each of the K colours."""
+  n = len(scenes)
+  return np.stack([render(scenes, size, np.tile(c, (n, 1))) for c in STYLE_COLOURS], axis=1)
+
+
+def _unique_scenes(rng, num, size, seen):
+  """num scenes whose shapes (their grey rendering) are not in `seen`, which they join.
+
+  Scenes differing only in their colours look the same in grey: redrawn, so that every image
+  of a split is distinct and no test scene occurs in the train split.
+  """
+  scenes = []
+  while len(scenes) < num:
+    for scene in synthetic._scenes(rng, num - len(scenes), size):
+      key = synthetic._hash(render([scene], size, _grey(1))[0])
+      if key not in seen:
+        seen.add(key)
+        scenes.append(scene)
+  return scenes
+
+
+def generate(size, num_train, num_test, seed):
+  """All splits, in the layout of `synthetic._generate` plus the test modes.
+
+  Returns:
+    dict(train=dict(A, B) unpaired, test=dict(A, B) paired, truth_train=dict(A, B),
+    truth_test=test, modes_test=uint8 [num_test, K, S, S, 3], style_test=int [num_test]).
+  """
+  rng = lambda stream: np.random.default_rng([seed, 101, stream])
+  seen = set()
+  scenes_a = _unique_scenes(rng(1), num_train, size, seen)
+  scenes_b = _unique_scenes(rng(2), num_train, size, seen)
+  style_b = rng(3).integers(0, K, num_train)
+  train = dict(
+    A=render(scenes_a, size, _grey(num_train)), B=render(scenes_b, size, STYLE_COLOURS[style_b])
+  )
+  # What each train image should translate to: B's scenes in grey; A's in a colour at random.
+  style_a = rng(4).integers(0, K, num_train)
+  truth_train = dict(
+    A=np.concatenate([train['A'], render(scenes_b, size, _grey(num_train))]),
+    B=np.concatenate([render(scenes_a, size, STYLE_COLOURS[style_a]), train['B']]),
+  )
+  scenes_test = _unique_scenes(rng(5), num_test, size, seen)  # none of the train split's
+  style_test = rng(6).integers(0, K, num_test)
+  test = dict(
+    A=render(scenes_test, size, _grey(num_test)),
+    B=render(scenes_test, size, STYLE_COLOURS[style_test]),
+  )
+  modes = _all_modes(scenes_test, size)
+  for array in (*train.values(), *test.values(), *truth_train.values(), modes):
+    array.setflags(write=False)
+  return dict(
+    train=train,
+    test=test,
+    truth_train=truth_train,
+    truth_test=test,
+    modes_test=modes,
+    style_test=style_test,
+  )
+
+
+def modes(config, direction='AtoB'):
+  """Every right answer for each test input, in [-1, 1] as the model sees it.
+
+  Args:
+    config: a config of this task (reads config.data.synthetic_*).
+    direction: 'AtoB' (the K colourings of each grey test image) or 'BtoA' (the single grey
+      rendering of each coloured one).
+
+  Returns:
+    float32 [num_test, K or 1, S, S, 3].
+  """
+  data = config.data
+  sets = synthetic._generate(
+    NAME, data.synthetic_size, data.synthetic_train, data.synthetic_test, data.synthetic_seed
+  )
+  if direction == 'AtoB':
+    return synthetic.to_model(sets['modes_test'], 3)
+  return synthetic.to_model(sets['test']['A'], 3)[:, None]

@@ -1,0 +1,50 @@
+"""Content preservation of a translation on the built-in shapes tasks: does the output keep
+the input's shapes?
+
+The shapes lie on a plain mid-grey background, so an image's content is its foreground mask:
+the pixels whose colour differs from the background by more than `tolerance` in some channel
+(in [-1, 1] units). Preservation is the intersection over union of the input's and the
+output's masks, whatever the colours.
+"""
+
+import numpy as np
+
+from jaxgan.data import synthetic
+
+TOLERANCE = 0.25
+
+
+def foreground(images, tolerance=TOLERANCE):
+  """Boolean [..., H, W]: pixels away from the background colour."""
+  background = (np.asarray(synthetic.BACKGROUND, np.float32) - 127.5) / 127.5
+  return (np.abs(np.asarray(images, np.float32) - background) > tolerance).any(-1)
+
+
+def mask_iou(outputs, inputs, tolerance=TOLERANCE):
+  """Per-image IoU of the foreground masks of outputs [..., H, W, C] and inputs [..., H, W, C].
+
+  `inputs` broadcasts against `outputs` (e.g. [N, 1, H, W, C] against samples [N, M, ...]).
+  Two empty masks count as agreeing (IoU 1).
+  """
+  a = foreground(outputs, tolerance)
+  b = np.broadcast_to(foreground(inputs, tolerance), a.shape)
+  inter = (a & b).sum((-2, -1))
+  union = (a | b).sum((-2, -1))
+  return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def content_preservation(outputs, inputs, tolerance=TOLERANCE):
+  """Mean foreground-mask IoU of the outputs against their inputs (1 = shapes kept exactly)."""
+  return float(mask_iou(outputs, inputs, tolerance).mean())
+
+
+def keep_foreground(outputs, inputs, tolerance=TOLERANCE):
+  """outputs with every pixel off the inputs' foreground set to the background colour.
+
+  For scoring the style (the shapes' colour) apart from the content (the shapes' outline).
+  `inputs` broadcasts against `outputs` as in `mask_iou`.
+  """
+  outputs = np.asarray(outputs, np.float32)
+  background = (np.asarray(synthetic.BACKGROUND, np.float32) - 127.5) / 127.5
+  mask = np.broadcast_to(foreground(inputs, tolerance)[..., None], outputs.shape)
+  return np.where(mask, outputs, background)
