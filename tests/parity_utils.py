@@ -12,8 +12,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # Families whose networks are not in jaxgan yet: their fixtures skip with this reason.
-PENDING_FAMILIES = {
-}
+PENDING_FAMILIES = {}
 
 
 def parity_dir() -> pathlib.Path:

@@ -75,6 +75,8 @@ def _run_bicyclegan(fixture):
   if fixture.meta['kind'] == 'discriminator':
     return {str(i): nhwc_to_nchw(np.asarray(d)) for i, d in enumerate(y)}
   return {'y': nhwc_to_nchw(np.asarray(y))}
+
+
 def _run_munit(fixture):
   from jaxgan.nets import munit
 
