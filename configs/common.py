@@ -98,4 +98,9 @@ def get_config():
   config.eval.num_test = 0  # 0 = all test images
   config.eval.eval_mode = False  # the official --eval: False keeps dropout and batch stats on
   config.eval.batch_size = 8
+  # Multimodal models: LPIPS between consecutive samples of each input (the BicycleGAN and MUNIT
+  # papers' diversity score: AlexNet, LPIPS v0.0); eval.py --nolpips skips it.
+  config.eval.lpips_diversity = True
+  config.eval.lpips_net = 'alex'
+  config.eval.lpips_version = '0.0'
   return config

@@ -244,6 +244,38 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
   return results
 
 
+def diversity(config, samples):
+  """The LPIPS diversity of a multimodal model's samples, as its papers measure it.
+
+  Args:
+    config: the run's config (eval.lpips_diversity, eval.lpips_net, eval.lpips_version).
+    samples: [N, M, H, W, C] in [-1, 1]: M samples (codes) for each of N inputs; 1-channel
+      images are compared as grey RGB.
+
+  Returns:
+    metrics.lpips.diversity's dict plus 'net' and 'version'; {'skipped': why} where it is off,
+    the weights cannot be found, or the images are too small for the backbone.
+  """
+  from jaxgan.metrics import lpips  # noqa: PLC0415 - its weights load only when asked for
+
+  e = config.eval
+  if not e.get('lpips_diversity', True):
+    return {'skipped': 'eval.lpips_diversity is off'}
+  samples = np.asarray(samples, np.float32)
+  if samples.shape[1] < 2:
+    return {'skipped': 'fewer than 2 samples per input'}
+  if samples.shape[-1] == 1:
+    samples = np.repeat(samples, 3, axis=-1)
+  net, version = e.get('lpips_net', 'alex'), e.get('lpips_version', '0.0')
+  if min(samples.shape[2:4]) < lpips.MIN_SIZE[net]:
+    return {'skipped': f'LPIPS {net} needs images of at least {lpips.MIN_SIZE[net]} px'}
+  try:
+    model = lpips.load(net, version)
+  except errors.WeightsError as error:
+    return {'skipped': str(error)}
+  return {**lpips.diversity(model, samples), 'net': net, 'version': version}
+
+
 def format_table(results):
   """The metrics as a text table, one row per direction and predictor."""
   lines = [f'{"direction":<10} {"predictor":<11} {"MAE":>8} {"PSNR (dB)":>10}']

@@ -165,3 +165,27 @@ def test_the_given_config_governs_eval_mode(tmp_path, pix2pix):
     fakes[mode] = np.asarray(Image.open(tmp_path / str(mode) / 'images/AtoB/00000_fake_B.png'))
   # Running averages (ones here) and no dropout give another image than batch statistics.
   assert not np.array_equal(fakes[False], fakes[True])
+
+
+def test_diversity_is_zero_for_one_mode_and_positive_for_several():
+  config = pix2pix_shapes.get_config('tiny')
+  rng = np.random.default_rng(0)
+  distinct = rng.uniform(-1, 1, (2, 3, 32, 32, 3)).astype(np.float32)
+  same = np.repeat(distinct[:, :1], 3, axis=1)
+  result = eval_lib.diversity(config, distinct)
+  if 'skipped' in result:
+    pytest.skip(f'LPIPS weights: {result["skipped"]}')
+  assert (result['net'], result['version'], result['pairs']) == ('alex', '0.0', 4)
+  assert result['lpips_diversity'] > 0.01  # measured 0.047 between noise images
+  assert eval_lib.diversity(config, same)['lpips_diversity'] == pytest.approx(0.0, abs=1e-6)
+  grey = eval_lib.diversity(config, distinct[..., :1])  # 1 channel: compared as grey RGB
+  assert grey['lpips_diversity'] > 0.0
+
+
+def test_diversity_says_why_it_is_skipped():
+  config = pix2pix_shapes.get_config('tiny')
+  small = np.zeros((1, 2, 16, 16, 3), np.float32)
+  assert 'at least 32 px' in eval_lib.diversity(config, small)['skipped']
+  assert 'fewer than 2' in eval_lib.diversity(config, small[:, :1])['skipped']
+  config.eval.lpips_diversity = False
+  assert 'off' in eval_lib.diversity(config, small)['skipped']

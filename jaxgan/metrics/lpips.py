@@ -45,6 +45,10 @@ CHANNELS = {'alex': (64, 192, 384, 256, 256), 'vgg': (64, 128, 256, 512, 512)}
 # The network.
 
 
+# The smallest image side each backbone keeps a feature map for at every LPIPS layer.
+MIN_SIZE = {'alex': 32, 'vgg': 16}
+
+
 def _conv(features, kernel, stride=1, padding=0):
   return functools.partial(
     nn.Conv,
