@@ -123,6 +123,7 @@ def _tiny_state(**overrides):
   return munit.create(config, jax.random.PRNGKey(0))
 
 
+@pytest.mark.slow  # one compile of the whole generator objective, twice over
 def test_each_generator_loss_term():
   """gen_losses against the terms recomputed from encode/decode, with distinct weights."""
   state = _tiny_state(
