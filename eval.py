@@ -49,6 +49,9 @@ flags.DEFINE_bool('no_encode', None, 'BicycleGAN: no encoded output (z = mu of E
 flags.DEFINE_integer('num_styles', None, 'MUNIT: random styles per input (config.eval.num_styles)')
 flags.DEFINE_string('style', None, 'MUNIT: an example image whose style every translation takes')
 flags.DEFINE_enum('style_domain', 'B', ['A', 'B'], 'MUNIT: the domain of the --style image')
+flags.DEFINE_bool(
+  'lpips', None, 'multimodal models: LPIPS diversity of the samples (config.eval.lpips_diversity)'
+)
 flags.DEFINE_string('real', None, 'with --fake: FID and KID of two image folders, no model')
 flags.DEFINE_string('fake', None, 'with --real: the generated images')
 flags.DEFINE_bool('fid', True, 'FID and KID of the outputs against real images of their domain')
@@ -122,6 +125,8 @@ def main(argv):
     for option in ('n_samples', 'sync', 'no_encode'):
       if FLAGS[option].value is not None:
         config.eval[option] = FLAGS[option].value
+    if FLAGS.lpips is not None:
+      config.eval.lpips_diversity = FLAGS.lpips
     model = models.get(config.model)
     for key in ('num_styles', 'style', 'style_domain'):  # MUNIT's sampling options
       if FLAGS[key].present:

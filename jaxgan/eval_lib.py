@@ -276,13 +276,26 @@ def diversity(config, samples):
   return {**lpips.diversity(model, samples), 'net': net, 'version': version}
 
 
+def format_diversity(result):
+  """One line for `diversity`'s result."""
+  if 'skipped' in result:
+    return f'LPIPS diversity skipped: {result["skipped"]}'
+  return (
+    f'LPIPS diversity {result["lpips_diversity"]:.4f} +- {result["lpips_diversity_std"]:.4f} '
+    f'({result["net"]}, v{result["version"]}, {result["pairs"]} pairs)'
+  )
+
+
 def format_table(results):
   """The metrics as a text table, one row per direction and predictor."""
   lines = [f'{"direction":<10} {"predictor":<11} {"MAE":>8} {"PSNR (dB)":>10}']
   for d, scores in results.items():
     for predictor in ('model', 'identity', 'mean_image'):
-      s = scores[predictor]
-      lines.append(f'{d:<10} {predictor:<11} {s["mae"]:>8.4f} {s["psnr"]:>10.2f}')
+      if predictor in scores:
+        s = scores[predictor]
+        lines.append(f'{d:<10} {predictor:<11} {s["mae"]:>8.4f} {s["psnr"]:>10.2f}')
+    if 'diversity' in scores:
+      lines.append(f'{d:<10} {format_diversity(scores["diversity"])}')
     if 'modes' in scores:  # MUNIT on the multimodal task
       m = scores['modes']
       lines.append(

@@ -20,7 +20,7 @@ import pathlib
 import jax
 import numpy as np
 
-from jaxgan import data, errors, visualize
+from jaxgan import data, errors, eval_lib, visualize
 from jaxgan.data import synthetic, synthetic_munit
 from jaxgan.metrics import ground_truth, modes
 from jaxgan.metrics import munit as munit_metrics
@@ -137,8 +137,13 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
       count += 1
     if count == 0:
       raise errors.InputError(f'no images to translate in split {config.eval.split!r}')
+    scores = {}
     if multimodal and config.eval.split == 'test':
-      results[d] = _scores(config, d, np.stack(inputs), np.stack(outputs), np.stack(targets))
+      scores = _scores(config, d, np.stack(inputs), np.stack(outputs), np.stack(targets))
+    if not guided:  # one example's style gives one output per input: nothing to diversify
+      scores['diversity'] = eval_lib.diversity(config, np.stack(outputs))
+    if scores:
+      results[d] = scores
   page.save(out_dir / 'index.html')
   if results:
     (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
@@ -160,9 +165,7 @@ def _scores(config, d, inputs, outputs, targets):
   scores.update(threshold=threshold, num_styles=int(outputs.shape[1]))
   task = config
   if d == 'BtoA':
-    from jaxgan.eval_lib import _reverse  # noqa: PLC0415
-
-    task = _reverse(config)
+    task = eval_lib._reverse(config)
   train_targets = synthetic.ground_truth(task, 'train')['B']
   return {
     'model': ground_truth.evaluate(outputs[:, 0], targets),

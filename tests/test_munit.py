@@ -277,6 +277,7 @@ def test_tiny_end_to_end(tmp_path):
   for scores in results.values():
     assert scores['num_images'] == 2 and scores['modes']['num_styles'] == 3
     assert 0 <= scores['modes']['coverage'] <= 1 and 0 <= scores['modes']['content_iou'] <= 1
+    assert 'lpips_diversity' in scores['diversity'] or 'skipped' in scores['diversity']
   pngs = sorted(p.name for p in (tmp_path / 'eval' / 'images' / 'AtoB').glob('*.png'))
   assert len(pngs) == 2 * (1 + 3 + 1)  # input, 3 styles, target
   assert 'fake_B_s2' in (tmp_path / 'eval' / 'index.html').read_text()
