@@ -61,20 +61,38 @@ def modes(config, split):
   return flat.reshape(n, K, *flat.shape[1:])
 
 
-def _scenes(rng, num, size):
-  """(shape, centre y, centre x, radius) per image; the shape stays 1 px clear of the border."""
+def _all_scenes(size):
+  """Every scene, as int arrays (shape, centre y, centre x, radius): shapes 1 px clear of the
+  border; drawn without replacement, so no image repeats within or across the splits."""
   scale = size / 32
   r_min, r_max = round(RADIUS[0] * scale), round(RADIUS[1] * scale)
-  u = rng.random((num, 4))
-  radius = r_min + (u[:, 0] * (r_max - r_min + 1)).astype(int)
-  span = size - 2 * radius - 2
-  cy = radius + 1 + (u[:, 1] * span).astype(int)
-  cx = radius + 1 + (u[:, 2] * span).astype(int)
-  shape = (u[:, 3] * len(synthetic.SHAPES)).astype(int)
-  return [
-    (synthetic.SHAPES[s], int(y), int(x), int(r))
-    for s, y, x, r in zip(shape, cy, cx, radius, strict=True)
-  ]
+  parts = []
+  for r in range(r_min, r_max + 1):
+    centres = np.arange(r + 1, size - r - 1)
+    cy, cx = np.meshgrid(centres, centres, indexing='ij')
+    for s in range(len(synthetic.SHAPES)):
+      parts.append(np.stack([np.full(cy.size, s), cy.ravel(), cx.ravel(), np.full(cy.size, r)], 1))
+  return np.concatenate(parts)
+
+
+def _scenes(rng, num_train, num_test, size):
+  """(train scenes, test scenes): lists of (shape, centre y, centre x, radius) whose images all
+  differ (some scenes render alike, e.g. squares of radius 10 and 11: the later one is skipped)."""
+  scenes = _all_scenes(size)
+  wanted = num_train + num_test
+  chosen, seen = [], set()
+  for s, y, x, r in scenes[rng.permutation(len(scenes))]:
+    scene = (synthetic.SHAPES[s], int(y), int(x), int(r))
+    key = synthetic._mask(scene[0], scene[1], scene[2], scene[3], size, size).tobytes()  # noqa: SLF001
+    if key not in seen:
+      seen.add(key)
+      chosen.append(scene)
+      if len(chosen) == wanted:
+        return chosen[:num_train], chosen[num_train:]
+  raise errors.ConfigError(
+    f'shapes_multimodal has {len(seen)} distinct images at {size} px: '
+    f'synthetic_train + synthetic_test must not exceed it'
+  )
 
 
 def _render(scenes, size):
@@ -95,20 +113,10 @@ def _render(scenes, size):
 @functools.lru_cache(maxsize=4)
 def _generate(size, num_train, num_test, seed):
   rng = lambda stream: np.random.default_rng([seed, 7, stream])  # noqa: E731
-  a_train, modes_train = _render(_scenes(rng(0), num_train, size), size)
-  colour_train = rng(1).integers(0, K, num_train)
-  b_train = modes_train[np.arange(num_train), colour_train]
-  # Test scenes whose silhouette occurs in the train split are redrawn.
-  seen = {x.tobytes() for x in a_train}
-  test_rng, a_test, modes_test = rng(2), [], []
-  while len(a_test) < num_test:
-    a, m = _render(_scenes(test_rng, num_test - len(a_test), size), size)
-    for x, y in zip(a, m, strict=True):
-      if x.tobytes() not in seen:
-        seen.add(x.tobytes())
-        a_test.append(x)
-        modes_test.append(y)
-  a_test, modes_test = np.stack(a_test), np.stack(modes_test)
+  train_scenes, test_scenes = _scenes(rng(0), num_train, num_test, size)
+  a_train, modes_train = _render(train_scenes, size)
+  a_test, modes_test = _render(test_scenes, size)
+  b_train = modes_train[np.arange(num_train), rng(1).integers(0, K, num_train)]
   b_test = modes_test[np.arange(num_test), rng(3).integers(0, K, num_test)]
   train = dict(A=a_train, B=b_train)
   test = dict(A=a_test, B=b_test)

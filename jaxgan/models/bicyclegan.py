@@ -72,7 +72,7 @@ def check_batch_size(batch_size: int, num_devices: int = 1) -> None:
 
 def _check(config):
   GANLoss(config.gan_mode)
-  check_batch_size(int(config.batch_size), jax.device_count())
+  check_batch_size(int(config.batch_size))  # per device: in train_step (eval may run elsewhere)
   if config.nz < 1:
     raise ConfigError(f'BicycleGAN needs a latent code: nz must be >= 1, got {config.nz}')
   if config.use_same_D and config.lambda_GAN2 > 0 and config.lambda_GAN <= 0:
@@ -155,7 +155,8 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
   gan_loss = GANLoss(config.gan_mode)
   on = branches(config)
   real_A, real_B = batch['A'], batch['B']
-  check_batch_size(real_A.shape[0])
+  # train_lib shards the batch over all devices: each device's share must split in halves too.
+  check_batch_size(real_A.shape[0], jax.device_count())
   half = real_A.shape[0] // 2
   # A1, B1 drive both branches; B2 (with A2 for conditional_D) is D2's real data.
   A_enc, B_enc = real_A[:half], real_B[:half]
