@@ -7,9 +7,10 @@ input (columns then show what each code does across inputs). Outputs, under `out
 
   index.html                      one row per input, like the official results page
   images/<name>_<column>.png      e.g. images/00003_random_sample02.png
-  metrics.json                    built-in synthetic sets only: the encoded output's MAE / PSNR
-                                  against the ground truth; for 'shapes_multimodal' also mode
-                                  coverage and precision of the random samples (metrics/modes.py)
+  metrics.json                    the LPIPS diversity of the random samples;
+                                  on the built-in sets the encoded output's MAE / PSNR against
+                                  the ground truth; for 'shapes_multimodal' also mode coverage
+                                  and precision of the random samples (metrics/modes.py)
 """
 
 import json
@@ -20,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import data, errors, visualize
+from jaxgan import data, errors, eval_lib, visualize
 from jaxgan.metrics import ground_truth
 from jaxgan.metrics.modes import mode_metrics
 
@@ -117,9 +118,10 @@ def evaluate(config, state, out_dir, *, num_test=None):
     raise errors.InputError(f'no images to sample in split {config.eval.split!r}')
   page.save(out_dir / 'index.html')
 
-  results = {}
+  scores = {'num_images': count, 'n_samples': n_samples}
+  scores['diversity'] = eval_lib.diversity(config, np.stack(randoms))
+  results = {'AtoB': scores}
   if config.data.source == 'synthetic':
-    scores = {'num_images': count, 'n_samples': n_samples}
     if encode:
       scores['encoded'] = ground_truth.evaluate(np.stack(encoded), np.stack(targets))
     scores['random'] = ground_truth.evaluate(
@@ -131,8 +133,7 @@ def evaluate(config, state, out_dir, *, num_test=None):
       modes = sm.modes(config, config.eval.split)[:count]
       scores['modes'] = mode_metrics(np.stack(randoms), modes, sm.THRESHOLD)
       scores['modes']['threshold'] = sm.THRESHOLD
-    results['AtoB'] = scores
-    (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
+  (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
   return results
 
 
@@ -144,6 +145,8 @@ def format_table(results):
     for kind in ('encoded', 'random'):
       if kind in s:
         lines.append(f'  {kind:<8} MAE {s[kind]["mae"]:.4f}  PSNR {s[kind]["psnr"]:.2f} dB')
+    if 'diversity' in s:
+      lines.append(f'  {eval_lib.format_diversity(s["diversity"])}')
     if 'modes' in s:
       m = s['modes']
       lines.append(

@@ -222,6 +222,7 @@ def test_end_to_end(tmp_path, variant):
   assert 'coverage' in ev.stdout
   scores = json.loads((out / 'metrics.json').read_text())['AtoB']
   assert scores['n_samples'] == 3 and 0 <= scores['modes']['coverage'] <= 1
+  assert 'LPIPS diversity' in ev.stdout and scores['diversity']
   page = (out / 'index.html').read_text()
   assert 'random_sample03' in page and ('encoded' in page) != bool(no_encode)
 
