@@ -152,8 +152,8 @@ def test_build_from_meta():
   meta = {'family': 'pix2pix_cyclegan', 'kind': 'generator', 'net': 'unet_128', 'ngf': 4}
   module = port.build_from_meta({**meta, 'output_nc': 1, 'use_dropout': True})
   assert (module.num_downs, module.output_nc, module.use_dropout) == (7, 1, True)
-  with pytest.raises(WeightsError, match="no jaxgan networks for family 'munit' yet"):
-    port.build_from_meta({'family': 'munit'})
+  with pytest.raises(WeightsError, match="no jaxgan networks for family 'stargan' yet"):
+    port.build_from_meta({'family': 'stargan'})
   with pytest.raises(ConfigError, match='unknown netG'):
     port.build_from_meta({**meta, 'net': 'unet_100'})
 
