@@ -32,6 +32,7 @@ import jax.numpy as jnp
 from jaxgan import layers
 from jaxgan.errors import ConfigError
 from jaxgan.nets.discriminators import NLayerDiscriminator
+from jaxgan.nets.generators import unet_levels
 
 Array = Any
 
@@ -229,17 +230,7 @@ class UnetGeneratorZ(nn.Module):
       init=tuple(init.items()),
     )
 
-    def channels(i):
-      return self.ngf * min(2**i, 8)
-
-    inner = self.num_downs - 1
-    block = functools.partial(level, channels(inner - 1), channels(inner), innermost=True)
-    for i in reversed(range(1, inner)):
-      use_dropout = self.use_dropout and i >= 4
-      block = functools.partial(
-        level, channels(i - 1), channels(i), submodule=block, use_dropout=use_dropout
-      )
-    outermost = level(self.output_nc, channels(0), submodule=block, outermost=True, name='model')
+    outermost = unet_levels(level, self.output_nc, self.ngf, self.num_downs, self.use_dropout)
     if where_add == 'input':
       y = outermost(tile_z(x, z) if self.nz > 0 else x)
     else:

@@ -247,19 +247,33 @@ class UnetGenerator(nn.Module):
       dtype=self.dtype,
     )
 
-    def channels(i):
-      return self.ngf * min(2**i, 8)
-
-    # Built from the innermost level out, as factories: each level names its own submodule.
-    inner = self.num_downs - 1
-    block = functools.partial(level, channels(inner - 1), channels(inner), innermost=True)
-    for i in reversed(range(1, inner)):
-      use_dropout = self.use_dropout and i >= 4
-      block = functools.partial(
-        level, channels(i - 1), channels(i), submodule=block, use_dropout=use_dropout
-      )
-    outermost = level(self.output_nc, channels(0), submodule=block, outermost=True, name='model')
+    outermost = unet_levels(level, self.output_nc, self.ngf, self.num_downs, self.use_dropout)
     return outermost(x).astype(jnp.float32)
+
+
+def unet_levels(level, output_nc, ngf, num_downs, use_dropout):
+  """The outermost of `num_downs` nested U-Net levels, named 'model', as the official U-Nets.
+
+  Built from the innermost level out, as factories: each level names its own submodule.
+  Channels double per level up to 8 * ngf; dropout (if asked) in the levels 4 and deeper but
+  the innermost, as the official `--use_dropout`.
+
+  Args:
+    level: a factory level(outer_nc, inner_nc, submodule=, outermost=, innermost=,
+      use_dropout=, name=) of one level's module.
+    output_nc, ngf, num_downs, use_dropout: as the generators' attributes.
+  """
+
+  def channels(i):
+    return ngf * min(2**i, 8)
+
+  inner = num_downs - 1
+  block = functools.partial(level, channels(inner - 1), channels(inner), innermost=True)
+  for i in reversed(range(1, inner)):
+    block = functools.partial(
+      level, channels(i - 1), channels(i), submodule=block, use_dropout=use_dropout and i >= 4
+    )
+  return level(output_nc, channels(0), submodule=block, outermost=True, name='model')
 
 
 # ------------------------------------------------------------------------------------------
