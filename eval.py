@@ -135,7 +135,7 @@ def main(argv):
     results = eval_lib.evaluate(
       config, state, out, num_test=FLAGS.num_test, folder=FLAGS.folder, direction=FLAGS.direction
     )
-    if FLAGS.fid and not FLAGS.folder and not hasattr(model, 'evaluate'):
+    if FLAGS.fid and not FLAGS.folder and getattr(model, 'FID_KID', True):
       from jaxgan import metrics  # noqa: PLC0415
 
       try:

@@ -85,10 +85,9 @@ def load_weights(config, weights):
   Raises:
     jaxgan.errors.WeightsError: a file that is missing, unreadable or does not fit.
   """
-  if config.model == 'munit':  # official gen_*.pt hold both domains' generators
-    from jaxgan.port import munit as port_munit  # noqa: PLC0415
-
-    return port_munit.load_weights(config, weights)
+  model = models.get(config.model)
+  if hasattr(model, 'load_weights'):  # a model whose official files hold several nets (MUNIT)
+    return model.load_weights(config, weights)
   state = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), jax.eval_shape(_create(config)))
   params, stats = dict(state.params), dict(state.batch_stats)
   for name, path in weights.items():
@@ -147,18 +146,19 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
     jaxgan.errors.JaxganError: a missing folder or split, an unusable image.
   """
   model = models.get(config.model)
-  if config.model == 'munit':  # several styles per input, both ways: its own page and metrics
-    from jaxgan import munit_eval  # noqa: PLC0415
-
-    return munit_eval.evaluate(
-      config, state, out_dir, num_test=num_test, folder=folder, direction=direction
-    )
-  out_dir = pathlib.Path(out_dir)
-  num_test = config.eval.num_test if num_test is None else num_test
   # The models read config.eval (eval_mode) from the state: this config governs.
   state = state.replace(config=ml_collections.FrozenConfigDict(config))
-  if folder is None and hasattr(model, 'evaluate'):  # a model's own sampling (BicycleGAN)
-    return model.evaluate(config, state, out_dir, num_test=num_test)
+  # A multimodal model samples several outputs per input: its own page and metrics.
+  own = getattr(model, 'evaluate', translate_all)
+  return own(config, state, out_dir, num_test=num_test, folder=folder, direction=direction)
+
+
+def translate_all(config, state, out_dir, *, num_test=None, folder=None, direction='AtoB'):
+  """`evaluate` for a model with one output per input (pix2pix, CycleGAN, and BicycleGAN on a
+  folder): one translation per image and direction. Arguments and result as `evaluate`."""
+  model = models.get(config.model)
+  out_dir = pathlib.Path(out_dir)
+  num_test = config.eval.num_test if num_test is None else num_test
   gens = generators(model)
   if folder is not None:
     if direction not in gens:

@@ -237,6 +237,21 @@ def test_official_weights_load_and_sample(parity_dir):
   np.testing.assert_allclose(np.asarray(mu), e.outputs['mu'], atol=1e-5)
 
 
+def test_a_folder_is_translated_once_per_image(tmp_path):
+  """eval.py --folder: one random-z translation per image, as pix2pix's page (no sampling)."""
+  from jaxgan import eval_lib, visualize
+
+  folder = tmp_path / 'inputs'
+  for i in range(2):
+    image = np.full((32, 32, 3), 60 * i, np.uint8)
+    visualize.save_png(folder / f'in{i}.png', image)
+  config = _config()
+  results = eval_lib.evaluate(config, _state(config), tmp_path / 'out', folder=str(folder))
+  assert results == {}  # no true targets for a folder
+  pngs = sorted(p.name for p in (tmp_path / 'out' / 'images' / 'AtoB').glob('*.png'))
+  assert pngs == ['in0_fake_B.png', 'in0_real_A.png', 'in1_fake_B.png', 'in1_real_A.png']
+
+
 def test_nz_mismatching_weights_is_one_line(parity_dir):
   from jaxgan import eval_lib
   from jaxgan.errors import WeightsError

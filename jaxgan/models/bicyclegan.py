@@ -329,8 +329,20 @@ def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
   return visuals
 
 
-def evaluate(config, state, out_dir, *, num_test=None):
-  """eval.py's sampling of a split: see `jaxgan.eval_sampling.evaluate`."""
+# eval.py's FID/KID reads one translation per input; this model's page holds n_samples random-z
+# outputs per input, scored by mode metrics and LPIPS diversity instead.
+FID_KID = False
+
+
+def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='AtoB'):
+  """eval.py's evaluation: random-z sampling of a split (`jaxgan.eval_sampling.evaluate`), or
+  one translation per image of a folder (`jaxgan.eval_lib.translate_all`)."""
+  if folder is not None:
+    from jaxgan import eval_lib  # noqa: PLC0415 - it imports this module
+
+    return eval_lib.translate_all(
+      config, state, out_dir, num_test=num_test, folder=folder, direction=direction
+    )
   from jaxgan import eval_sampling  # noqa: PLC0415 - data and metrics only for eval
 
   return eval_sampling.evaluate(config, state, out_dir, num_test=num_test)

@@ -398,3 +398,21 @@ def translate(state: ts.TrainState, images, direction='AtoB', rng=None, style=No
 def style_of(state: ts.TrainState, images, domain):
   """Style codes of images of `domain` ('A' | 'B'), for example-guided translation."""
   return encode(state, 'gen_a' if domain == 'A' else 'gen_b', images)[1]
+
+
+def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='AtoB'):
+  """eval.py's evaluation: several random styles per input, both directions
+  (`jaxgan.munit_eval.evaluate`)."""
+  from jaxgan import munit_eval  # noqa: PLC0415 - data and metrics only for eval
+
+  return munit_eval.evaluate(
+    config, state, out_dir, num_test=num_test, folder=folder, direction=direction
+  )
+
+
+def load_weights(config, weights):
+  """A state holding official weights: an official gen_*.pt holds both domains' generators
+  (`jaxgan.port.munit.load_weights`)."""
+  from jaxgan.port import munit as port_munit  # noqa: PLC0415 - torch/npz reading only for eval
+
+  return port_munit.load_weights(config, weights)
