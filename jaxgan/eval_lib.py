@@ -238,6 +238,12 @@ def translate_all(config, state, out_dir, *, num_test=None, folder=None, directi
         **ground_truth.baselines(inputs, targets, train_targets),
         'num_images': count,
       }
+      if config.data.synthetic == 'shapes_recolour' and outputs.shape[-1] == 3:
+        # Both domains' colours: the input's own colour (an identity) counts as wrong.
+        palette = np.concatenate([synthetic.KIND_COLOURS_A, synthetic.KIND_COLOURS_B])
+        results[d]['colour_accuracy'] = ground_truth.colour_accuracy(
+          outputs, targets, palette, synthetic.BACKGROUND
+        )
   page.save(out_dir / 'index.html')
   if results:
     (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
@@ -294,6 +300,8 @@ def format_table(results):
       if predictor in scores:
         s = scores[predictor]
         lines.append(f'{d:<10} {predictor:<11} {s["mae"]:>8.4f} {s["psnr"]:>10.2f}')
+    if 'colour_accuracy' in scores:  # shapes_recolour
+      lines.append(f'{d:<10} shape pixels in the right colour: {scores["colour_accuracy"]:.4f}')
     if 'diversity' in scores:
       lines.append(f'{d:<10} {format_diversity(scores["diversity"])}')
     if 'modes' in scores:  # MUNIT on the multimodal task

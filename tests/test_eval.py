@@ -100,8 +100,11 @@ def test_results_do_not_depend_on_the_batch_size(tmp_path, pix2pix):
 
 def test_cyclegan_both_directions(tmp_path):
   config = cyclegan_shapes.get_config('tiny')
+  config.data.synthetic = 'shapes_recolour'  # the demo's task, with its colour accuracy
   results = eval_lib.evaluate(config, _state(config), tmp_path)
   assert set(results) == {'AtoB', 'BtoA'}
+  for scores in results.values():
+    assert 0 <= scores['colour_accuracy'] <= 1
   page = (tmp_path / 'index.html').read_text()
   assert 'A -&gt; B (G_A)' in page and 'B -&gt; A (G_B)' in page
   assert (tmp_path / 'images' / 'BtoA' / '00000_fake_A.png').is_file()

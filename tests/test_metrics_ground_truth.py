@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from configs import common
+from jaxgan.data import synthetic
 from jaxgan.metrics import ground_truth
 
 
@@ -48,3 +50,22 @@ def test_identity_between_gray_and_rgb():
 def test_shape_mismatch_is_refused():
   with pytest.raises(ValueError, match='differ in shape'):
     ground_truth.per_image(np.zeros((1, 2, 2, 3)), np.zeros((1, 2, 2, 1)))
+
+
+def test_colour_accuracy_counts_shape_pixels_painted_nearest_the_right_colour():
+  config = common.get_config()
+  config.data.update(source='synthetic', synthetic='shapes_recolour', synthetic_test=8)
+  truth = synthetic.ground_truth(config, 'test')
+  palette = np.concatenate([synthetic.KIND_COLOURS_A, synthetic.KIND_COLOURS_B])
+
+  def score(outputs):
+    return ground_truth.colour_accuracy(outputs, truth['B'], palette, synthetic.BACKGROUND)
+
+  assert score(truth['B']) == 1.0
+  assert score(truth['A']) == 0.0  # the identity keeps A's colours: all wrong
+  # Off by a small amount everywhere, still nearest the right colour; the background is ignored.
+  assert score(np.clip(truth['B'] * 0.8 + 0.1, -1, 1)) == 1.0
+  half = truth['B'].copy()
+  half[..., 16:, :] = truth['A'][..., 16:, :]
+  shapes = np.abs(truth['B']).sum(-1) > 0.05
+  assert score(half) == pytest.approx(shapes[..., :16].sum() / shapes.sum())

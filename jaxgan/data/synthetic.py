@@ -11,8 +11,14 @@ Tasks (`config.data.synthetic`):
 - 'shapes_paired' (pix2pix): A = outline, B = fill of the same scene.
 - 'shapes_multimodal' (BicycleGAN): A = a shape's silhouette, B = the shape in one of K colours
   (see `synthetic_multimodal`).
-- 'shapes_unpaired' (CycleGAN): domain A = outlines and domain B = fills of *independent*
-  scenes, so training never sees a pair; the true mapping is still fill(outline).
+- 'shapes_unpaired': domain A = outlines and domain B = fills of *independent* scenes, so
+  training never sees a pair; the true mapping is still fill(outline).
+- 'shapes_recolour' (CycleGAN's demo): domain A = shapes filled in their kind's colour
+  (circles red, squares green, triangles blue), domain B = the same kinds in other colours
+  (circles yellow, squares cyan, triangles magenta), of independent scenes. Any of the 6
+  one-to-one colour swaps maps A's colours onto B's; only the pairing of kind and colour within
+  each domain says which swap is right, so an unpaired model gets it right only by matching the
+  domains' joint statistics of shape and colour, which is what CycleGAN's discriminators do.
 
 Both test splits are paired (A[i], B[i] are the same scene), so evaluation measures the error
 against the true target in either direction; no test scene occurs in the train split. Filling an
@@ -31,7 +37,13 @@ import numpy as np
 
 from jaxgan import errors
 
-TASKS = ('shapes_paired', 'shapes_unpaired', 'shapes_multimodal', 'shapes_unpaired_multimodal')
+TASKS = (
+  'shapes_paired',
+  'shapes_unpaired',
+  'shapes_multimodal',
+  'shapes_unpaired_multimodal',
+  'shapes_recolour',
+)
 SPLITS = ('train', 'test')
 SHAPES = ('circle', 'square', 'triangle')
 COLOURS = np.array(
@@ -44,6 +56,9 @@ RADIUS = (6, 10)  # pixels at 32 px, scaled with the size
 # goes straight to the shapes; a black or white one (-1 or 1, where tanh saturates) is where
 # generators stall, predicting background everywhere.
 BACKGROUND = (128, 128, 128)
+# 'shapes_recolour': each kind's colour (in the order of SHAPES) in domain A and in domain B.
+KIND_COLOURS_A = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+KIND_COLOURS_B = np.array([[255, 255, 0], [0, 255, 255], [255, 0, 255]], np.uint8)
 
 
 def check(data):
@@ -153,28 +168,29 @@ def _generate(name, size, num_train, num_test, seed):
     return synthetic_munit.generate(size, num_train, num_test, seed)
   task = TASKS.index(name)
   rng = lambda stream: np.random.default_rng([seed, task, stream])
+  render = _render_by_kind if name == 'shapes_recolour' else _render_all
   if is_paired(name):
     scenes = _scenes(rng(0), num_train, size)
-    outline, fill = _render_all(scenes, size)
+    outline, fill = render(scenes, size)
     train = dict(A=outline, B=fill)
     truth_train = train
   else:
-    outline_a, fill_a = _render_all(_scenes(rng(1), num_train, size), size)
-    outline_b, fill_b = _render_all(_scenes(rng(2), num_train, size), size)
+    outline_a, fill_a = render(_scenes(rng(1), num_train, size), size)
+    outline_b, fill_b = render(_scenes(rng(2), num_train, size), size)
     train = dict(A=outline_a, B=fill_b)
     truth_train = dict(A=np.concatenate([outline_a, outline_b]), B=np.concatenate([fill_a, fill_b]))
   train_keys = _hashes(truth_train['A']) | _hashes(truth_train['B'])
-  test = _disjoint_test(rng(3), num_test, size, train_keys)
+  test = _disjoint_test(rng(3), num_test, size, train_keys, render)
   for array in (*train.values(), *test.values(), *truth_train.values()):
     array.setflags(write=False)
   return dict(train=train, test=test, truth_train=truth_train, truth_test=test)
 
 
-def _disjoint_test(rng, num, size, train_keys):
+def _disjoint_test(rng, num, size, train_keys, render):
   """Test scenes, redrawing any whose image also occurs in the train split."""
   outlines, fills, seen = [], [], set(train_keys)
   while len(fills) < num:
-    outline, fill = _render_all(_scenes(rng, num - len(fills), size), size)
+    outline, fill = render(_scenes(rng, num - len(fills), size), size)
     for o, f in zip(outline, fill, strict=True):
       keys = {_hash(o), _hash(f)}
       if not keys & seen:
@@ -241,6 +257,22 @@ def _render_all(scenes, size):
       fill[i, y0:y1, x0:x1][mask] = COLOURS[colour]
       outline[i, y0:y1, x0:x1][mask & ~_erode(mask, width)] = COLOURS[colour]
   return outline, fill
+
+
+def _render_by_kind(scenes, size):
+  """(A, B): each scene's shapes filled in their kind's colour of domain A and of domain B."""
+  a = np.empty((len(scenes), size, size, 3), np.uint8)
+  a[...] = BACKGROUND
+  b = a.copy()
+  for i, shapes in enumerate(scenes):
+    for shape, _, cy, cx, r in shapes:
+      y0, x0 = max(cy - r - 2, 0), max(cx - r - 2, 0)
+      y1, x1 = min(cy + r + 3, size), min(cx + r + 3, size)
+      mask = _mask(shape, cy - y0, cx - x0, r, y1 - y0, x1 - x0)
+      kind = SHAPES.index(shape)
+      a[i, y0:y1, x0:x1][mask] = KIND_COLOURS_A[kind]
+      b[i, y0:y1, x0:x1][mask] = KIND_COLOURS_B[kind]
+  return a, b
 
 
 def _mask(shape, cy, cx, r, height, width):

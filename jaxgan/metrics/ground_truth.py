@@ -63,6 +63,28 @@ def baselines(inputs, targets, train_targets):
   return {'identity': evaluate(identity, targets), 'mean_image': evaluate(mean, targets)}
 
 
+def colour_accuracy(outputs, targets, palette, background):
+  """The fraction of the targets' shape pixels whose output is nearest to the right colour.
+
+  For tasks whose shapes are painted from a small palette ('shapes_recolour'): it says whether
+  the model found the right colour for each shape, apart from how cleanly it paints.
+
+  Args:
+    outputs: [n, H, W, 3] in [-1, 1].
+    targets: the same shape; every pixel is `background` or a colour of `palette`.
+    palette: [k, 3] uint8 colours the outputs are told apart by (the targets' among them).
+    background: the uint8 RGB background.
+
+  Returns:
+    A float in [0, 1].
+  """
+  colours = (np.asarray(palette, np.float32) - 127.5) / 127.5
+  outputs, targets = np.asarray(outputs, np.float32), np.asarray(targets, np.float32)
+  shapes = np.abs(targets - (np.asarray(background, np.float32) - 127.5) / 127.5).sum(-1) > 0.05
+  nearest = lambda x: np.argmin(((x[..., None, :] - colours) ** 2).sum(-1), -1)  # noqa: E731
+  return float((nearest(outputs[shapes]) == nearest(targets[shapes])).mean())
+
+
 def synthetic_baselines(config, split='test'):
   """`baselines` of the built-in task of `config.data` (direction and channels applied)."""
   truth = synthetic.ground_truth(config, split)
