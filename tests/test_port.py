@@ -209,3 +209,24 @@ def test_load_pth_from_data_parallel(tmp_path, monkeypatch):
   variables = port.to_flax(got, _template(_module()))
   kernel = variables['params']['model']['1']['kernel']
   assert kernel.dtype == np.float32 and kernel.shape == (7, 7, 3, 4)
+
+
+def test_real_pth_written_by_torch_loads_like_its_npz(tmp_path, parity_dir):
+  """An official-style .pth (torch.save of the state_dict, as the official save_networks does,
+  with num_batches_tracked) gives the parity outputs. Needs the optional 'torch' extra."""
+  torch = pytest.importorskip('torch', reason="PyTorch is the optional extra 'jaxgan[torch]'")
+  from parity_utils import load_fixture, nchw_to_nhwc, nhwc_to_nchw
+
+  path = parity_dir / 'G_resnet_6blocks_batch.npz'
+  fixture = load_fixture(path)
+  state_dict = port.load_state_dict(path)
+  tensors = {k: torch.from_numpy(np.array(v)) for k, v in state_dict.items()}
+  for key in [k for k in tensors if k.endswith('running_mean')]:
+    tensors[key.replace('running_mean', 'num_batches_tracked')] = torch.tensor(7)
+  torch.save(tensors, tmp_path / 'latest_net_G.pth')
+  module = port.build_from_meta(fixture.meta)
+  x = nchw_to_nhwc(fixture.inputs['x'])
+  template = jax.eval_shape(lambda: module.init(jax.random.key(0), x))
+  variables = port.to_flax(port.load_state_dict(tmp_path / 'latest_net_G.pth'), template)
+  y, _ = jax.jit(lambda v, x: module.apply(v, x, train=True, mutable=['batch_stats']))(variables, x)
+  np.testing.assert_allclose(nhwc_to_nchw(np.asarray(y)), fixture.outputs['y'], atol=1e-4)
