@@ -4,11 +4,12 @@
   python eval.py --workdir=runs/munit_demo   # random styles, mode coverage, content kept
 
 Domain A: shapes in grey; domain B: the same kind of shapes, all of a scene in one of 4
-colours (jaxgan/data/synthetic_munit.py). The official MUNIT objective, optimiser and nets
-(edges2shoes' yaml), narrowed to 32 px and 8-16 channels so that its 6000 steps run in about
-10 to 15 minutes on 2 CPU cores; the lr is 4x the official one (halved after 3000 steps) and
-the discriminator has 3 layers and 2 scales (3 x 4 layers would pool 32 px away). What it
-reaches: docs/munit.md.
+colours (jaxgan/data/synthetic_munit.py). The official MUNIT objective, optimiser and nets, with
+the loss weights of the official summer2winter_yosemite256 yaml (edges2shoes' plus the explicit
+style-augmented cycle, recon_x_cyc_w 10, which ties a translation's shapes to its input's),
+narrowed to 32 px and 16 channels; the lr is 4x the official one, halved after 3000 and 6000 of
+the 8000 steps (the official halves every 100k of 1M), and the discriminator has 3 layers and 2
+scales (3 x 4 layers would pool 32 px away). Time and what it reaches: docs/munit.md.
 """
 
 from configs import common, munit_edges2shoes, tiny
@@ -17,11 +18,12 @@ from configs import common, munit_edges2shoes, tiny
 def get_config(arg=None):
   config = munit_edges2shoes.munit_defaults(common.get_config())
   config.name = 'shapes_munit'
-  config.gen.update(dim=8, mlp_dim=32, style_dim=8, n_downsample=2, n_res=2)
+  config.gen.update(dim=16, mlp_dim=32, style_dim=8, n_downsample=2, n_res=2)
   config.dis.update(dim=16, n_layer=3, num_scales=2)
+  config.recon_x_cyc_w = 10.0  # as summer2winter_yosemite256_folder.yaml
   config.lr = 4e-4
-  config.num_steps = 6000
-  config.step_size = 3000  # halve the lr for the second half
+  config.num_steps = 8000
+  config.step_size = 3000  # 4e-4, 2e-4, then 1e-4 for the last 2000: the halvings sharpen
   config.batch_size = 1
 
   data = config.data
