@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
   sys.path.insert(0, str(ROOT))  # configs/ is a directory of the repo, not of the package
 
-from configs import bicyclegan_shapes  # noqa: E402
+from configs import bicyclegan_edges2shoes, bicyclegan_shapes  # noqa: E402
 
 
 def _config(variant='bicyclegan', **overrides):
@@ -166,6 +166,18 @@ def test_variants_build_the_nets_they_need():
     'cvae_gan': {'G', 'E', 'D'},
     'clr_gan': {'G', 'E', 'D2'},
   }
+
+
+def test_shapes_variants_share_one_budget_and_nz():
+  # The measured comparison (docs/bicyclegan.md) needs the same nets, code length and steps for
+  # all four; nz 2 is the shapes task's documented deviation from the official 8.
+  keys = ('nz', 'lr', 'batch_size', 'n_epochs', 'n_epochs_decay', 'ngf', 'nef', 'ndf', 'netG')
+  budgets = {
+    v: tuple(bicyclegan_shapes.get_config(v)[k] for k in keys) for v in bicyclegan_shapes.VARIANTS
+  }
+  assert len(set(budgets.values())) == 1
+  assert bicyclegan_shapes.get_config().nz == 2
+  assert bicyclegan_edges2shoes.get_config().nz == 8
 
 
 def test_mode_metrics():
