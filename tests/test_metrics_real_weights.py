@@ -69,7 +69,9 @@ def test_fid_features_match_pytorch_fid(fid_extractor, shared_data_dir):
   assert value == pytest.approx(FID_4_VS_4, rel=1e-5)
 
 
-def test_fid_of_a_set_with_itself_is_zero_and_grows_with_noise(fid_extractor, shared_data_dir):
+def test_fid_grows_with_noise(fid_extractor, shared_data_dir):
+  # FID(x, x) = 0 is checked on cheap features in test_metrics_fid_kid.py: each FID here costs a
+  # 2048 x 2048 matrix square root (about 20 s on 2 cores).
   clean = _images(shared_data_dir / 'demo_edges2handbags' / 'testB', 4)
   noise = np.random.RandomState(0).randn(*clean.shape)
 
@@ -77,11 +79,6 @@ def test_fid_of_a_set_with_itself_is_zero_and_grows_with_noise(fid_extractor, sh
     return np.clip(np.round(clean + sigma * 255 * noise), 0, 255).astype(np.uint8)
 
   features = fid_extractor(np.concatenate([clean, noisy(0.05)]))
-  # 0 up to the square root's rounding: 4 images give a rank-3 covariance in 2048 dimensions
-  # (observed -2.4e-4, against FIDs of hundreds between different sets).
-  assert fid.fid_from_features(features[:4], features[:4], allow_few=True) == pytest.approx(
-    0.0, abs=1e-2
-  )
   small = fid.fid_from_features(features[:4], features[4:], allow_few=True)
   large = fid.fid_from_features(features[:4], fid_extractor(noisy(0.2)), allow_few=True)
   assert 0 < small < large
