@@ -243,35 +243,39 @@ def _apart(a, b, gap):
   return abs(ya - yb) >= ra + rb + gap or abs(xa - xb) >= ra + rb + gap
 
 
-def _render_all(scenes, size):
-  width = max(1, round(2 * size / 32))
-  outline = np.empty((len(scenes), size, size, 3), np.uint8)
-  outline[...] = BACKGROUND
-  fill = outline.copy()
+def _blank(scenes, size):
+  images = np.empty((len(scenes), size, size, 3), np.uint8)
+  images[...] = BACKGROUND
+  return images, images.copy()
+
+
+def _windows(scenes, size):
+  """(i, window, mask, shape, colour) per shape: its scene, the slices of a window around it,
+  and its mask there. Drawing in windows keeps 1024 scenes x 3 shapes well under a second."""
   for i, shapes in enumerate(scenes):
     for shape, colour, cy, cx, r in shapes:
-      # Draw in a window around the shape: 1024 scenes x 3 shapes stay well under a second.
       y0, x0 = max(cy - r - 2, 0), max(cx - r - 2, 0)
       y1, x1 = min(cy + r + 3, size), min(cx + r + 3, size)
       mask = _mask(shape, cy - y0, cx - x0, r, y1 - y0, x1 - x0)
-      fill[i, y0:y1, x0:x1][mask] = COLOURS[colour]
-      outline[i, y0:y1, x0:x1][mask & ~_erode(mask, width)] = COLOURS[colour]
+      yield i, (slice(y0, y1), slice(x0, x1)), mask, shape, colour
+
+
+def _render_all(scenes, size):
+  width = max(1, round(2 * size / 32))
+  outline, fill = _blank(scenes, size)
+  for i, window, mask, _, colour in _windows(scenes, size):
+    fill[i][window][mask] = COLOURS[colour]
+    outline[i][window][mask & ~_erode(mask, width)] = COLOURS[colour]
   return outline, fill
 
 
 def _render_by_kind(scenes, size):
   """(A, B): each scene's shapes filled in their kind's colour of domain A and of domain B."""
-  a = np.empty((len(scenes), size, size, 3), np.uint8)
-  a[...] = BACKGROUND
-  b = a.copy()
-  for i, shapes in enumerate(scenes):
-    for shape, _, cy, cx, r in shapes:
-      y0, x0 = max(cy - r - 2, 0), max(cx - r - 2, 0)
-      y1, x1 = min(cy + r + 3, size), min(cx + r + 3, size)
-      mask = _mask(shape, cy - y0, cx - x0, r, y1 - y0, x1 - x0)
-      kind = SHAPES.index(shape)
-      a[i, y0:y1, x0:x1][mask] = KIND_COLOURS_A[kind]
-      b[i, y0:y1, x0:x1][mask] = KIND_COLOURS_B[kind]
+  a, b = _blank(scenes, size)
+  for i, window, mask, shape, _ in _windows(scenes, size):
+    kind = SHAPES.index(shape)
+    a[i][window][mask] = KIND_COLOURS_A[kind]
+    b[i][window][mask] = KIND_COLOURS_B[kind]
   return a, b
 
 
