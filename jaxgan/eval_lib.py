@@ -238,9 +238,8 @@ def translate_all(config, state, out_dir, *, num_test=None, folder=None, directi
         **ground_truth.baselines(inputs, targets, train_targets),
         'num_images': count,
       }
-      if config.data.synthetic == 'shapes_recolour' and outputs.shape[-1] == 3:
-        # Both domains' colours: the input's own colour (an identity) counts as wrong.
-        palette = np.concatenate([synthetic.KIND_COLOURS_A, synthetic.KIND_COLOURS_B])
+      palette = synthetic.palette(config.data.synthetic)
+      if palette is not None and outputs.shape[-1] == 3:
         results[d]['colour_accuracy'] = ground_truth.colour_accuracy(
           outputs, targets, palette, synthetic.BACKGROUND
         )

@@ -56,7 +56,7 @@ def test_colour_accuracy_counts_shape_pixels_painted_nearest_the_right_colour():
   config = common.get_config()
   config.data.update(source='synthetic', synthetic='shapes_recolour', synthetic_test=8)
   truth = synthetic.ground_truth(config, 'test')
-  palette = np.concatenate([synthetic.KIND_COLOURS_A, synthetic.KIND_COLOURS_B])
+  palette = synthetic.palette('shapes_recolour')
 
   def score(outputs):
     return ground_truth.colour_accuracy(outputs, truth['B'], palette, synthetic.BACKGROUND)

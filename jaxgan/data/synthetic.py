@@ -140,6 +140,15 @@ def ground_truth(config, split):
   return dict(A=to_model(a, data.input_nc), B=to_model(b, data.output_nc))
 
 
+def palette(name):
+  """The colours a task's shapes are told apart by (`metrics.ground_truth.colour_accuracy`):
+  both domains' colours of 'shapes_recolour', so keeping the input's colour counts as wrong;
+  None for tasks without one."""
+  if name != 'shapes_recolour':
+    return None
+  return np.concatenate([KIND_COLOURS_A, KIND_COLOURS_B])
+
+
 def to_model(images_uint8, channels):
   """uint8 RGB -> float32 in [-1, 1] with 1 (PIL 'L' luma) or 3 channels."""
   x = images_uint8
