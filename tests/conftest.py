@@ -34,27 +34,66 @@ def shared_data_dir():
   return path
 
 
-# Seconds each of the longest files took in CI (2 cores, two xdist workers; the slowest tests'
-# durations, printed at the end of every run); the rest are short.
-LONG_FILES = {
-  'test_models.py': 330,
-  'test_train.py': 285,
-  'test_bicyclegan_end_to_end.py': 265,
-  'test_metrics_real_weights.py': 200,
-  'test_munit.py': 190,
-  'test_bicyclegan.py': 110,
+# How pytest-xdist (setup.cfg: --dist loadgroup --no-loadscope-reorder) hands out the tests:
+# in units, the longest first, each unit to the next free worker. A unit is a whole file (its
+# tests share module fixtures), but in SPREAD_FILES each test is its own unit (they share
+# nothing costly) unless it carries an xdist_group mark (tests sharing one compiled step).
+SPREAD_FILES = {
+  'test_bicyclegan.py',
+  'test_bicyclegan_end_to_end.py',
+  'test_cli_errors.py',
+  'test_eval.py',
+  'test_models.py',
+  'test_munit.py',
+  'test_train.py',
+}
+
+# Seconds each long unit took in CI (2 cores, two xdist workers; the slowest tests' durations
+# are printed at the end of every run): a file, a group, or a test (every parameter of it).
+LONG_UNITS = {
+  'test_train.py::test_cyclegan_end_to_end': 105,
   'test_munit_end_to_end.py': 105,
-  'test_eval.py': 80,
-  'test_train_distributed.py': 72,
+  'test_metrics_real_weights.py': 110,
+  'models_pix2pix': 100,
+  'models_cyclegan': 90,
+  'test_bicyclegan_end_to_end.py::test_end_to_end': 80,
+  'test_train.py::test_pix2pix_end_to_end_then_resume': 80,
+  'test_munit.py::test_eight_devices_give_what_one_device_gives': 80,
+  'test_train_distributed.py': 77,
   'test_parity.py': 60,
-  'test_cli_errors.py': 45,
+  'test_train.py::test_sigterm_saves_and_exits_cleanly_then_resumes': 50,
+  'test_munit.py::test_each_generator_loss_term': 46,
+  'test_models.py::test_g_update_leaves_d_untouched_in_variants': 42,
+  'bicycle_default_run': 40,
+  'test_bicyclegan_end_to_end.py::test_baseline_trains': 35,
+  'test_bicyclegan.py::test_latent_loss_leaves_E_gradient_zero': 20,
+  'test_eval.py::test_eval_py_on_a_workdir': 20,
+  'test_cli_errors.py::test_missing_dataset_folder_says_how_to_get_it': 19,
+  'test_eval.py::test_eval_py_with_official_weights_and_a_folder': 16,
 }
 
 
+def _unit(item):
+  """(xdist group name or None, the name LONG_UNITS knows the unit's time by)."""
+  marks = [m.args[0] for m in item.iter_markers('xdist_group')]
+  if marks:
+    return marks[0], marks[0]
+  file = item.path.name
+  if file in SPREAD_FILES:
+    return None, f'{file}::{item.originalname}'
+  return file, file
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
-  """The longest files first: pytest-xdist's workers (one file each at a time) then start them
-  early instead of finishing on them. The order within a file stays."""
-  first_seen = {}
+  """Groups the tests into units and sorts the units longest first; the order within a unit
+  stays."""
+  first_seen, seconds = {}, {}
   for i, item in enumerate(items):
-    first_seen.setdefault(item.path.name, i)
-  items.sort(key=lambda item: (-LONG_FILES.get(item.path.name, 0), first_seen[item.path.name]))
+    group, name = _unit(item)
+    if group and not list(item.iter_markers('xdist_group')):
+      item.add_marker(pytest.mark.xdist_group(group))
+    key = group or item.nodeid
+    first_seen.setdefault(key, i)
+    seconds[item.nodeid] = (LONG_UNITS.get(name, 0), key)
+  items.sort(key=lambda item: (-seconds[item.nodeid][0], first_seen[seconds[item.nodeid][1]]))

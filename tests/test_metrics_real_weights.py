@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from jaxgan.errors import WeightsError
-from jaxgan.metrics import fid, inception, lpips
+from jaxgan.metrics import fid, inception, kid, lpips
 
 DATA = pathlib.Path(__file__).parent / 'data'
 
@@ -69,19 +69,25 @@ def test_fid_features_match_pytorch_fid(fid_extractor, shared_data_dir):
   assert value == pytest.approx(FID_4_VS_4, rel=1e-5)
 
 
-def test_fid_grows_with_noise(fid_extractor, shared_data_dir):
-  # FID(x, x) = 0 is checked on cheap features in test_metrics_fid_kid.py: each FID here costs a
-  # 2048 x 2048 matrix square root (about 20 s on 2 cores).
+def test_distances_grow_with_noise(fid_extractor, shared_data_dir):
+  # KID, not FID: each FID of 2048-d features costs a 2048 x 2048 matrix square root (about 20 s
+  # on 2 cores); test_fid_features_match_pytorch_fid checks one real FID, and FID(x, x) = 0 is
+  # checked on cheap features in test_metrics_fid_kid.py.
   clean = _images(shared_data_dir / 'demo_edges2handbags' / 'testB', 4)
   noise = np.random.RandomState(0).randn(*clean.shape)
 
   def noisy(sigma):  # uint8 like the test above: the compiled extractor is reused.
     return np.clip(np.round(clean + sigma * 255 * noise), 0, 255).astype(np.uint8)
 
-  features = fid_extractor(np.concatenate([clean, noisy(0.05)]))
-  small = fid.fid_from_features(features[:4], features[4:], allow_few=True)
-  large = fid.fid_from_features(features[:4], fid_extractor(noisy(0.2)), allow_few=True)
-  assert 0 < small < large
+  features = fid_extractor(np.concatenate([clean, noisy(0.05), noisy(0.2)]))
+  real = features[:4]
+  kids = [
+    kid.kid_from_features(real, f, subset_size=None)['kid']
+    for f in (real, *features[4:].reshape(2, 4, -1))
+  ]
+  assert kids[0] < kids[1] < kids[2]
+  mean_gap = [np.linalg.norm(real.mean(0) - f.mean(0)) for f in features[4:].reshape(2, 4, -1)]
+  assert 0 < mean_gap[0] < mean_gap[1]
 
 
 @pytest.mark.parametrize(

@@ -80,20 +80,28 @@ def _with_adam_eps(state, eps):
   return state.replace(tx=flax.core.FrozenDict({p: tx for p in state.players}), opt_state=opt_state)
 
 
+def _initial_state(name):
+  """(config, the model's initial state on the host), created once for both meshes."""
+  model = models.get(name)
+  # Instance norm makes the conv biases before it gradient-free in theory; in float32 their
+  # gradients are rounding noise, which Adam scales up to +-lr and any reordering of the
+  # sums (1 vs 8 devices) changes. Batch norm (no such biases) also makes the comparison
+  # test the global batch statistics of all four nets.
+  config = _config(name) if name == 'pix2pix' else _config(name, norm='batch')
+  # Op by op, not jitted: the comparison below is tuned to these initial values (a jitted init
+  # rounds a few of them differently, and Adam amplifies that in pix2pix's first steps).
+  state = model.create(config, jax.random.PRNGKey(0), 100)
+  return config, jax.device_get(_with_adam_eps(state, 1e-5))
+
+
 class _Run:
   """A model's initial state (on the host) and its train step compiled for one mesh."""
 
-  def __init__(self, name, n_devices):
+  def __init__(self, name, n_devices, initial):
     self.model = models.get(name)
-    # Instance norm makes the conv biases before it gradient-free in theory; in float32 their
-    # gradients are rounding noise, which Adam scales up to +-lr and any reordering of the
-    # sums (1 vs 8 devices) changes. Batch norm (no such biases) also makes the comparison
-    # test the global batch statistics of all four nets.
-    self.config = _config(name) if name == 'pix2pix' else _config(name, norm='batch')
+    self.config, self.host_state = initial  # donation consumes device copies, never this
     self.mesh = parallel.make_mesh(jax.devices()[:n_devices])
-    state = _with_adam_eps(self.model.create(self.config, jax.random.PRNGKey(0), 100), 1e-5)
-    self.host_state = jax.device_get(state)  # donation consumes device copies, never this
-    self.step = parallel.compile_train_step(self.model.train_step, state, self.mesh)
+    self.step = parallel.compile_train_step(self.model.train_step, self.host_state, self.mesh)
     self.batch = parallel.shard_batch(_batch(self.config), self.mesh)
 
   def fresh_state(self):
@@ -109,12 +117,15 @@ class _Run:
 
 @pytest.fixture(scope='module')
 def compiled():
-  cache = {}
+  """(name, n_devices) -> _Run, each compiled once per module; one initial state per model."""
+  states, runs = {}, {}
 
   def get(name, n_devices):
-    if (name, n_devices) not in cache:
-      cache[name, n_devices] = _Run(name, n_devices)
-    return cache[name, n_devices]
+    if name not in states:
+      states[name] = _initial_state(name)
+    if (name, n_devices) not in runs:
+      runs[name, n_devices] = _Run(name, n_devices, states[name])
+    return runs[name, n_devices]
 
   return get
 
@@ -142,8 +153,15 @@ def test_cyclegan_identity_needs_equal_channels():
     models.get('cyclegan').create(config, jax.random.PRNGKey(0), 1)
 
 
+# Tests that share a model's compiled steps (the `compiled` fixture) run on one xdist worker.
+PIX2PIX = pytest.mark.xdist_group('models_pix2pix')
+CYCLEGAN = pytest.mark.xdist_group('models_cyclegan')
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize('name', ['pix2pix', 'cyclegan'])
+@pytest.mark.parametrize(
+  'name', [pytest.param('pix2pix', marks=PIX2PIX), pytest.param('cyclegan', marks=CYCLEGAN)]
+)
 def test_eight_devices_give_what_one_device_gives(compiled, name):
   """2 steps of the same global batch and seed: batch norm, dropout and pools are global."""
   one, eight = compiled(name, 1), compiled(name, 8)
@@ -177,6 +195,7 @@ def test_eight_devices_give_what_one_device_gives(compiled, name):
 
 
 @pytest.mark.slow
+@PIX2PIX
 def test_donated_state_is_consumed(compiled):
   run = compiled('pix2pix', 8)
   state = run.fresh_state()
@@ -186,6 +205,7 @@ def test_donated_state_is_consumed(compiled):
 
 
 @pytest.mark.slow
+@PIX2PIX
 def test_pix2pix_learns_the_fixed_batch(compiled):
   _, history = compiled('pix2pix', 1).train(50)
   l1 = [float(m['loss_G_L1']) for m in history]
@@ -195,6 +215,7 @@ def test_pix2pix_learns_the_fixed_batch(compiled):
 
 
 @pytest.mark.slow
+@CYCLEGAN
 def test_cyclegan_cycle_loss_drops(compiled):
   _, history = compiled('cyclegan', 1).train(50)
   cycle = [float(m['loss_cycle_A'] + m['loss_cycle_B']) for m in history]
@@ -224,7 +245,7 @@ def test_g_update_leaves_d_untouched_in_variants(name, overrides):
   model = models.get(name)
   config = _config(name, **overrides)
   config.data.input_nc, config.data.output_nc = 1, 3
-  state = _freeze_d(model.create(config, jax.random.PRNGKey(1), steps_per_epoch=10))
+  state = _freeze_d(jax.jit(lambda: model.create(config, jax.random.PRNGKey(1), 10))())
   before = jax.device_get(state.params)
   batch = _batch(config)
   new_state, metrics = jax.jit(model.train_step)(state, batch)
@@ -273,6 +294,7 @@ def test_cyclegan_visuals_in_the_official_order():
 
 
 @pytest.mark.slow
+@PIX2PIX
 def test_pix2pix_translate_keeps_train_mode_unless_eval_mode(compiled):
   run = compiled('pix2pix', 1)
   state = run.fresh_state()
