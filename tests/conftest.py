@@ -52,11 +52,11 @@ SPREAD_FILES = {
 # are printed at the end of every run): a file, a group, or a test (every parameter of it).
 LONG_UNITS = {
   'test_train.py::test_cyclegan_end_to_end': 105,
-  'test_munit_end_to_end.py': 105,
+  'test_munit_end_to_end.py': 90,
   'test_metrics_real_weights.py': 110,
   'models_pix2pix': 100,
   'models_cyclegan': 90,
-  'test_bicyclegan_end_to_end.py::test_end_to_end': 80,
+  'test_bicyclegan_end_to_end.py::test_end_to_end': 65,
   'test_train.py::test_pix2pix_end_to_end_then_resume': 80,
   'test_munit.py::test_eight_devices_give_what_one_device_gives': 80,
   'test_train_distributed.py': 77,
@@ -65,7 +65,6 @@ LONG_UNITS = {
   'test_munit.py::test_each_generator_loss_term': 46,
   'test_models.py::test_g_update_leaves_d_untouched_in_variants': 42,
   'bicycle_default_run': 40,
-  'test_bicyclegan_end_to_end.py::test_baseline_trains': 35,
   'test_bicyclegan.py::test_latent_loss_leaves_E_gradient_zero': 20,
   'test_eval.py::test_eval_py_on_a_workdir': 20,
   'test_cli_errors.py::test_missing_dataset_folder_says_how_to_get_it': 19,
