@@ -34,10 +34,12 @@ def shared_data_dir():
   return path
 
 
-# How pytest-xdist (setup.cfg: --dist loadgroup --no-loadscope-reorder) hands out the tests:
-# in units, the longest first, each unit to the next free worker. A unit is a whole file (its
-# tests share module fixtures), but in SPREAD_FILES each test is its own unit (they share
-# nothing costly) unless it carries an xdist_group mark (tests sharing one compiled step).
+# How pytest-xdist hands out the tests (`pytest_xdist_make_scheduler` below): in units, the
+# longest first, each unit to the next free worker. A unit is a whole file (its tests share
+# module fixtures), but in SPREAD_FILES each test is its own unit (they share nothing costly)
+# unless GROUPS ties it to the tests that share its compiled step. (xdist's own --dist loadgroup
+# cannot do this with pytest 9.2: it renames the tests' nodeids, which pytest 9.2 no longer
+# allows, so its groups are silently ignored.)
 SPREAD_FILES = {
   'test_bicyclegan.py',
   'test_bicyclegan_end_to_end.py',
@@ -47,52 +49,74 @@ SPREAD_FILES = {
   'test_munit.py',
   'test_train.py',
 }
+GROUPS = {
+  # tests/test_models.py's `compiled` fixture: one model's steps, compiled once per worker.
+  'test_models.py::test_eight_devices_give_what_one_device_gives[pix2pix]': 'models_pix2pix',
+  'test_models.py::test_donated_state_is_consumed': 'models_pix2pix',
+  'test_models.py::test_pix2pix_learns_the_fixed_batch': 'models_pix2pix',
+  'test_models.py::test_pix2pix_translate_keeps_train_mode_unless_eval_mode': 'models_pix2pix',
+  'test_models.py::test_eight_devices_give_what_one_device_gives[cyclegan]': 'models_cyclegan',
+  'test_models.py::test_cyclegan_cycle_loss_drops': 'models_cyclegan',
+  # tests/test_bicyclegan.py's `default_run` fixture.
+  'test_bicyclegan.py::test_step_losses_and_updates': 'bicycle_default_run',
+  'test_bicyclegan.py::test_half_batch_split': 'bicycle_default_run',
+}
 
 # Seconds each long unit took in CI (2 cores, two xdist workers; the slowest tests' durations
 # are printed at the end of every run): a file, a group, or a test (every parameter of it).
 LONG_UNITS = {
-  'test_train.py::test_cyclegan_end_to_end': 105,
-  'test_munit_end_to_end.py': 90,
   'test_metrics_real_weights.py': 110,
   'models_pix2pix': 100,
   'models_cyclegan': 90,
-  'test_bicyclegan_end_to_end.py::test_end_to_end': 65,
+  'test_munit_end_to_end.py': 90,
   'test_train.py::test_pix2pix_end_to_end_then_resume': 80,
   'test_munit.py::test_eight_devices_give_what_one_device_gives': 80,
-  'test_train_distributed.py': 77,
+  'test_bicyclegan_end_to_end.py::test_end_to_end': 65,
+  'test_train.py::test_sigterm_saves_and_exits_cleanly_then_resumes': 65,
+  'test_train.py::test_cyclegan_end_to_end': 65,
   'test_parity.py': 60,
-  'test_train.py::test_sigterm_saves_and_exits_cleanly_then_resumes': 50,
-  'test_munit.py::test_each_generator_loss_term': 46,
-  'test_models.py::test_g_update_leaves_d_untouched_in_variants': 42,
-  'bicycle_default_run': 40,
-  'test_bicyclegan.py::test_latent_loss_leaves_E_gradient_zero': 20,
-  'test_eval.py::test_eval_py_on_a_workdir': 20,
-  'test_cli_errors.py::test_missing_dataset_folder_says_how_to_get_it': 19,
-  'test_eval.py::test_eval_py_with_official_weights_and_a_folder': 16,
+  'test_train_distributed.py': 60,
+  'bicycle_default_run': 45,
+  'test_models.py::test_g_update_leaves_d_untouched_in_variants': 36,
+  'test_munit.py::test_each_generator_loss_term': 30,
+  'test_bicyclegan.py::test_latent_loss_leaves_E_gradient_zero': 16,
+  'test_eval.py::test_eval_py_on_a_workdir': 15,
+  'test_eval.py::test_eval_py_with_official_weights_and_a_folder': 15,
+  'test_cli_errors.py::test_missing_dataset_folder_says_how_to_get_it': 10,
 }
 
 
-def _unit(item):
-  """(xdist group name or None, the name LONG_UNITS knows the unit's time by)."""
-  marks = [m.args[0] for m in item.iter_markers('xdist_group')]
-  if marks:
-    return marks[0], marks[0]
-  file = item.path.name
+def _unit(nodeid):
+  """(the unit a test belongs to, the name LONG_UNITS knows the unit's time by)."""
+  path, _, name = nodeid.partition('::')
+  file = path.rsplit('/', 1)[-1]
+  group = GROUPS.get(f'{file}::{name}')
+  if group:
+    return group, group
   if file in SPREAD_FILES:
-    return None, f'{file}::{item.originalname}'
+    return nodeid, f'{file}::{name.split("[")[0]}'
   return file, file
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items):
-  """Groups the tests into units and sorts the units longest first; the order within a unit
-  stays."""
-  first_seen, seconds = {}, {}
+  """Sorts the units longest first (ties: in collection order); a unit's tests keep their
+  order."""
+  first_seen, key = {}, {}
   for i, item in enumerate(items):
-    group, name = _unit(item)
-    if group and not list(item.iter_markers('xdist_group')):
-      item.add_marker(pytest.mark.xdist_group(group))
-    key = group or item.nodeid
-    first_seen.setdefault(key, i)
-    seconds[item.nodeid] = (LONG_UNITS.get(name, 0), key)
-  items.sort(key=lambda item: (-seconds[item.nodeid][0], first_seen[seconds[item.nodeid][1]]))
+    unit, name = _unit(item.nodeid)
+    first_seen.setdefault(unit, i)
+    key[item.nodeid] = (-LONG_UNITS.get(name, 0), first_seen[unit])
+  items.sort(key=lambda item: key[item.nodeid])
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which `-p no:xdist` leaves out
+def pytest_xdist_make_scheduler(config, log):
+  """xdist's scope scheduler (a scope's tests go to one worker, scopes in collection order,
+  with --no-loadscope-reorder) with this file's units as the scopes."""
+  from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415
+
+  class UnitScheduling(LoadScopeScheduling):
+    def _split_scope(self, nodeid):
+      return _unit(nodeid)[0]
+
+  return UnitScheduling(config, log)

@@ -60,7 +60,8 @@ def _state(config, seed=0):
 
 @pytest.fixture(scope='module')
 def default_run():
-  """The default (full BicycleGAN) tiny state and its jitted step, compiled once."""
+  """The default (full BicycleGAN) tiny state and its jitted step, compiled once (its tests go to
+  one xdist worker: tests/conftest.py, GROUPS)."""
   return _state(_config()), jax.jit(bicyclegan.train_step)
 
 
@@ -80,7 +81,6 @@ def test_kl_against_hand_computed_value():
 
 
 @pytest.mark.slow  # compiles the whole step: about a minute on 2 loaded CPU cores
-@pytest.mark.xdist_group('bicycle_default_run')  # one compile of its step for both
 def test_step_losses_and_updates(default_run):
   state, step = default_run
   batch = _batch()
@@ -99,7 +99,6 @@ def test_step_losses_and_updates(default_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group('bicycle_default_run')
 def test_half_batch_split(default_run):
   """A1, B1 drive G, E and D; B2 is only D2's real data; A2 is unused without conditional_D."""
   state, step = default_run

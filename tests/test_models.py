@@ -117,7 +117,10 @@ class _Run:
 
 @pytest.fixture(scope='module')
 def compiled():
-  """(name, n_devices) -> _Run, each compiled once per module; one initial state per model."""
+  """(name, n_devices) -> _Run, each compiled once per module; one initial state per model.
+
+  The tests that use one model's runs go to one xdist worker (tests/conftest.py: GROUPS).
+  """
   states, runs = {}, {}
 
   def get(name, n_devices):
@@ -153,15 +156,8 @@ def test_cyclegan_identity_needs_equal_channels():
     models.get('cyclegan').create(config, jax.random.PRNGKey(0), 1)
 
 
-# Tests that share a model's compiled steps (the `compiled` fixture) run on one xdist worker.
-PIX2PIX = pytest.mark.xdist_group('models_pix2pix')
-CYCLEGAN = pytest.mark.xdist_group('models_cyclegan')
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-  'name', [pytest.param('pix2pix', marks=PIX2PIX), pytest.param('cyclegan', marks=CYCLEGAN)]
-)
+@pytest.mark.parametrize('name', ['pix2pix', 'cyclegan'])
 def test_eight_devices_give_what_one_device_gives(compiled, name):
   """2 steps of the same global batch and seed: batch norm, dropout and pools are global."""
   one, eight = compiled(name, 1), compiled(name, 8)
@@ -195,7 +191,6 @@ def test_eight_devices_give_what_one_device_gives(compiled, name):
 
 
 @pytest.mark.slow
-@PIX2PIX
 def test_donated_state_is_consumed(compiled):
   run = compiled('pix2pix', 8)
   state = run.fresh_state()
@@ -205,7 +200,6 @@ def test_donated_state_is_consumed(compiled):
 
 
 @pytest.mark.slow
-@PIX2PIX
 def test_pix2pix_learns_the_fixed_batch(compiled):
   _, history = compiled('pix2pix', 1).train(50)
   l1 = [float(m['loss_G_L1']) for m in history]
@@ -215,7 +209,6 @@ def test_pix2pix_learns_the_fixed_batch(compiled):
 
 
 @pytest.mark.slow
-@CYCLEGAN
 def test_cyclegan_cycle_loss_drops(compiled):
   _, history = compiled('cyclegan', 1).train(50)
   cycle = [float(m['loss_cycle_A'] + m['loss_cycle_B']) for m in history]
@@ -294,7 +287,6 @@ def test_cyclegan_visuals_in_the_official_order():
 
 
 @pytest.mark.slow
-@PIX2PIX
 def test_pix2pix_translate_keeps_train_mode_unless_eval_mode(compiled):
   run = compiled('pix2pix', 1)
   state = run.fresh_state()
