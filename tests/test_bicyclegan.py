@@ -1,18 +1,14 @@
 """BicycleGAN: the KL term, the half-batch split, E frozen under the latent loss, bad input,
 the mode metrics, and one tiny end-to-end run (train.py, eval.py) per variant."""
 
-import atexit
 import math
-import os
 import pathlib
-import shutil
-import subprocess
 import sys
-import tempfile
 
 import jax
 import numpy as np
 import pytest
+import scripts
 
 from jaxgan import models
 from jaxgan.errors import ConfigError
@@ -196,35 +192,9 @@ def test_mode_metrics():
   assert got['mae_nearest'] == pytest.approx((0 + 0.05 + 0.5 + 0.05) / 4)
 
 
-# The subprocesses run one after another and share compiled programs (eval.py's LPIPS net, the
-# samplers) through JAX's disk cache, removed when this worker exits.
-_CACHE = tempfile.mkdtemp(prefix='jaxgan-test-jax-cache-')
-atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
-ENV = dict(
-  os.environ,
-  JAX_PLATFORMS='cpu',
-  XLA_FLAGS='--xla_force_host_platform_device_count=1',
-  TF_CPP_MIN_LOG_LEVEL='2',
-  JAX_COMPILATION_CACHE_DIR=_CACHE,
-  JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
-  JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='0',
-)
-
-
-def _run(script, *args):
-  return subprocess.run(
-    [sys.executable, str(ROOT / script), *args],
-    env=ENV,
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=600,
-  )
-
-
 def test_odd_batch_size_on_the_command_line(tmp_path):
   args = ['--model=bicyclegan', '--config=configs/bicyclegan_shapes.py:tiny']
-  run = _run('train.py', *args, '--config.batch_size=3', f'--workdir={tmp_path}')
+  run = scripts.run('train.py', *args, '--config.batch_size=3', f'--workdir={tmp_path}')
   assert run.returncode == 2
   assert run.stderr.strip().splitlines()[-1].startswith('error: ')
   assert 'batch_size must be even' in run.stderr

@@ -13,7 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
   sys.path.insert(0, str(ROOT))  # configs/ is a directory of the repo, not of the package
 
-from test_bicyclegan import _run  # noqa: E402
+import scripts  # noqa: E402
 
 from configs import bicyclegan_shapes  # noqa: E402
 
@@ -25,7 +25,7 @@ def test_end_to_end(tmp_path, variant):
   config = f'--config=configs/bicyclegan_shapes.py:{variant},tiny'
   args = ['--model=bicyclegan', config, '--config.num_steps=2', f'--workdir={workdir}']
   light = ['--config.ngf=4', '--config.nef=4', '--config.where_add=input', '--config.num_Ds=1']
-  train = _run('train.py', *args, *light)
+  train = scripts.run('train.py', *args, *light)
   assert train.returncode == 0, train.stderr[-3000:]
   log = (workdir / 'loss_log.txt').read_text()
   assert 'G_L1' in log and 'z_L1' in log and 'kl' in log
@@ -34,7 +34,7 @@ def test_end_to_end(tmp_path, variant):
   # LPIPS diversity once (its AlexNet compile is tested in test_eval.py too).
   no_encode = ['--no_encode', '--nolpips'] if variant == 'pix2pix_noise' else []
   out = tmp_path / 'eval'
-  ev = _run(
+  ev = scripts.run(
     'eval.py', f'--workdir={workdir}', f'--out={out}', '--n_samples=3', '--sync', *no_encode
   )
   assert ev.returncode == 0, ev.stderr[-3000:]

@@ -1,12 +1,11 @@
 """Bad input to train.py / eval.py: exit status 2 and exactly one stderr line 'error: ...'."""
 
-import os
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+import scripts
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -15,22 +14,9 @@ if str(ROOT) not in sys.path:
 from configs import pix2pix_shapes  # noqa: E402
 from jaxgan import checkpoint, port  # noqa: E402
 
-ENV = dict(
-  os.environ,
-  JAX_PLATFORMS='cpu',
-  XLA_FLAGS='--xla_force_host_platform_device_count=1',
-)
-
 
 def _run(script, *args):
-  result = subprocess.run(
-    [sys.executable, str(ROOT / script), *args],
-    env=ENV,
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=300,
-  )
+  result = scripts.run(script, *args, timeout=300)
   lines = result.stderr.splitlines()
   assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
   assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr[-3000:]

@@ -2,14 +2,13 @@
 official weights and a folder."""
 
 import json
-import os
 import pathlib
-import subprocess
 import sys
 
 import jax
 import numpy as np
 import pytest
+import scripts
 from PIL import Image
 
 from jaxgan import checkpoint, eval_lib, models, port
@@ -19,12 +18,6 @@ if str(ROOT) not in sys.path:
   sys.path.insert(0, str(ROOT))  # configs/ is a directory of the repo, not of the package
 
 from configs import cyclegan_shapes, pix2pix_shapes  # noqa: E402
-
-ENV = dict(
-  os.environ,
-  JAX_PLATFORMS='cpu',
-  XLA_FLAGS='--xla_force_host_platform_device_count=1',
-)
 
 
 def _state(config):
@@ -47,17 +40,6 @@ def _state(config):
 def pix2pix():
   config = pix2pix_shapes.get_config('tiny')
   return config, _state(config)
-
-
-def _eval_py(*args):
-  return subprocess.run(
-    [sys.executable, str(ROOT / 'eval.py'), *args],
-    env=ENV,
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=300,
-  )
 
 
 def test_pix2pix_pngs_page_and_metrics(tmp_path, pix2pix):
@@ -118,7 +100,7 @@ def test_eval_py_on_a_workdir(tmp_path, pix2pix):
   checkpoint.save_config(tmp_path, config)
   with checkpoint.Checkpointer(tmp_path) as ckpt:
     ckpt.save(4, state)
-  result = _eval_py(f'--workdir={tmp_path}', '--num_test=2', '--nofid')
+  result = scripts.run('eval.py', f'--workdir={tmp_path}', '--num_test=2', '--nofid')
   assert result.returncode == 0, result.stderr[-3000:]
   out = tmp_path / 'eval' / 'test_4'
   assert f'results: {out}/index.html, {out}/metrics.json' in result.stdout
@@ -139,7 +121,8 @@ def test_eval_py_with_official_weights_and_a_folder(tmp_path, pix2pix):
   rng = np.random.default_rng(0)
   for name in ('cat', 'dog'):
     Image.fromarray(rng.integers(0, 255, (32, 32, 3), np.uint8)).save(folder / f'{name}.png')
-  result = _eval_py(
+  result = scripts.run(
+    'eval.py',
     '--config=configs/pix2pix_shapes.py:tiny',
     f'--weights=G={weights}',
     f'--folder={folder}',

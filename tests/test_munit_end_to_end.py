@@ -1,29 +1,27 @@
 """MUNIT end to end: train.py on the built-in multimodal task, then eval.py's sampling.
 
-Subprocesses on one device: on 2 CPU cores they are cheaper than this process's 8 fake devices
-(the sharding is tested in tests/test_munit.py). Its own file so that a pytest-xdist worker can
-take it while another runs tests/test_munit.py.
+The sharding is tested in tests/test_munit.py; here the scripts run on one device (scripts.py).
 """
 
 import json
 
 import pytest
-from test_bicyclegan import _run
+import scripts
 
 
 @pytest.mark.slow
 def test_tiny_end_to_end(tmp_path):
-  run, out = tmp_path / 'run', tmp_path / 'eval'
-  train = _run(
-    'train.py', '--model=munit', '--config=configs/munit_shapes.py:tiny', f'--workdir={run}'
+  workdir, out = tmp_path / 'run', tmp_path / 'eval'
+  train = scripts.run(
+    'train.py', '--model=munit', '--config=configs/munit_shapes.py:tiny', f'--workdir={workdir}'
   )
   assert train.returncode == 0, train.stderr[-3000:]
-  assert (run / 'web' / 'index.html').is_file()
-  log = (run / 'loss_log.txt').read_text()
+  assert (workdir / 'web' / 'index.html').is_file()
+  log = (workdir / 'loss_log.txt').read_text()
   assert 'gen_recon_x_a' in log and 'lr: 0.0004' in log
   # LPIPS diversity is tested in test_eval.py (its AlexNet compile is long).
-  ev = _run(
-    'eval.py', f'--workdir={run}', f'--out={out}', '--num_test=2', '--num_styles=3', '--nofid',
+  ev = scripts.run(
+    'eval.py', f'--workdir={workdir}', f'--out={out}', '--num_test=2', '--num_styles=3', '--nofid',
     '--nolpips',
   )  # fmt: skip
   assert ev.returncode == 0, ev.stderr[-3000:]

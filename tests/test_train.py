@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scripts
 
 from jaxgan import checkpoint, data, models, train_lib
 
@@ -21,33 +22,6 @@ if str(ROOT) not in sys.path:
   sys.path.insert(0, str(ROOT))  # configs/ is a directory of the repo, not of the package
 
 from configs import pix2pix_shapes  # noqa: E402
-
-
-@pytest.fixture(scope='module')
-def env(tmp_path_factory):
-  """Light subprocesses: CPU, one device, compiled programs shared through JAX's disk cache."""
-  cache = tmp_path_factory.mktemp('jax_cache')
-  return dict(
-    os.environ,
-    JAX_PLATFORMS='cpu',
-    XLA_FLAGS='--xla_force_host_platform_device_count=1',
-    TF_CPP_MIN_LOG_LEVEL='2',
-    JAX_COMPILATION_CACHE_DIR=str(cache),
-    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0',
-    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES='0',
-  )
-
-
-def _train(env, *args, **kwargs):
-  return subprocess.run(
-    [sys.executable, str(ROOT / 'train.py'), *args],
-    env=env,
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=600,
-    **kwargs,
-  )
 
 
 def _steps(workdir):
@@ -69,10 +43,10 @@ def _assert_run_outputs(workdir, steps):
 
 
 @pytest.mark.slow
-def test_pix2pix_end_to_end_then_resume(tmp_path, env):
+def test_pix2pix_end_to_end_then_resume(tmp_path):
   workdir = tmp_path / 'run'
   args = ['--model=pix2pix', '--config=configs/pix2pix_shapes.py:tiny', f'--workdir={workdir}']
-  first = _train(env, *args)
+  first = scripts.run('train.py', *args)
   assert first.returncode == 0, first.stderr[-3000:]
   assert 'starting at step 0' in first.stdout
   assert str(workdir / 'web' / 'index.html') in first.stdout
@@ -80,14 +54,14 @@ def test_pix2pix_end_to_end_then_resume(tmp_path, env):
   assert checkpoint.load_config(workdir).num_steps == 4
 
   # The same command with more steps continues from the checkpoint, not from 0.
-  second = _train(env, *args, '--config.num_steps=6')
+  second = scripts.run('train.py', *args, '--config.num_steps=6')
   assert second.returncode == 0, second.stderr[-3000:]
   assert 'resuming at step 4' in second.stdout
   _assert_run_outputs(workdir, [2, 4, 6])
 
   # Exact resume: the same batches, RNG draws and optimizer states as an uninterrupted run.
   straight = tmp_path / 'straight'
-  third = _train(env, *args[:2], f'--workdir={straight}', '--config.num_steps=6')
+  third = scripts.run('train.py', *args[:2], f'--workdir={straight}', '--config.num_steps=6')
   assert third.returncode == 0, third.stderr[-3000:]
   (step_a, a), (step_b, b) = _final_state(workdir), _final_state(straight)
   assert step_a == step_b == 6
@@ -97,9 +71,11 @@ def test_pix2pix_end_to_end_then_resume(tmp_path, env):
 
 
 @pytest.mark.slow
-def test_cyclegan_end_to_end(tmp_path, env):
+def test_cyclegan_end_to_end(tmp_path):
   workdir = tmp_path / 'run'
-  result = _train(env, '--config=configs/cyclegan_shapes.py:tiny', f'--workdir={workdir}')
+  result = scripts.run(
+    'train.py', '--config=configs/cyclegan_shapes.py:tiny', f'--workdir={workdir}'
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   _assert_run_outputs(workdir, [2, 4])
   page = (workdir / 'web' / 'index.html').read_text()
@@ -108,12 +84,12 @@ def test_cyclegan_end_to_end(tmp_path, env):
 
 
 @pytest.mark.slow
-def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path, env):
+def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path):
   workdir = tmp_path / 'run'
   args = ['--config=configs/pix2pix_shapes.py:tiny', f'--workdir={workdir}']
   proc = subprocess.Popen(
-    [sys.executable, str(ROOT / 'train.py'), *args, '--config.num_steps=100000'],
-    env=env,
+    scripts.command('train.py', *args, '--config.num_steps=100000'),
+    env=scripts.ENV,
     cwd=ROOT,
     stdout=subprocess.PIPE,
     stderr=subprocess.PIPE,
@@ -137,7 +113,7 @@ def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path, env):
   assert 2 <= reached < 100000
   assert _steps(workdir)[-1] == reached
 
-  rerun = _train(env, *args, f'--config.num_steps={reached + 2}')
+  rerun = scripts.run('train.py', *args, f'--config.num_steps={reached + 2}')
   assert rerun.returncode == 0, rerun.stderr[-3000:]
   assert f'resuming at step {reached}' in rerun.stdout
   assert _steps(workdir)[-1] == reached + 2
