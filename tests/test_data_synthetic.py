@@ -140,6 +140,19 @@ def test_pipeline_train_stream_is_deterministic_and_augmented():
   assert not any(np.array_equal(first['A'][0], x) for x in raw)
 
 
+def test_autotuning_is_a_switch_and_off_by_default():
+  """Off, a dropped iterator is freed at once (on, its deletion waits for tf.data's autotuning
+  thread: DEVELOPERS.md, Data); the stream is the same either way."""
+  streams = {}
+  for autotune in (False, True):
+    config = _config(autotune=autotune)
+    dataset = jdata.build(config, 'train', train=True, process_index=0, process_count=1)
+    assert dataset.as_tf_dataset().options().autotune.enabled is autotune
+    streams[autotune] = next(dataset.batches())['A']
+  assert common.get_config().data.autotune is False
+  np.testing.assert_array_equal(streams[False], streams[True])
+
+
 def test_aligned_mode_needs_the_paired_task():
   config = _config('shapes_unpaired', dataset_mode='aligned')
   with pytest.raises(errors.ConfigError, match="'shapes_unpaired' has no pairs to train on"):

@@ -185,6 +185,7 @@ def build(
     ds = (ds if jumps else ds.skip(start)).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.deterministic = True
+    options.autotune.enabled = data.autotune
     return ds.with_options(options)
 
   return Dataset(
