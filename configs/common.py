@@ -39,9 +39,9 @@ def get_data_config():
   data.max_dataset_size = 0  # 0 = all images
   data.shuffle_buffer = 1024
   data.num_parallel_calls = -1  # -1 = tf.data.AUTOTUNE
-  # tf.data's autotuning. With it on, deleting an iterator waits for its thread's current
-  # optimisation period to run out (6-36 s measured at the end of a 4-step train.py run); off,
-  # AUTOTUNE parallelism means the host's core count (DEVELOPERS.md, Data).
+  # tf.data's autotuning. With it on, deleting an iterator waits for the autotuning thread to
+  # stop (6-36 s measured at the end of a 4-step train.py run); off, AUTOTUNE parallelism means
+  # the host's core count (DEVELOPERS.md, Data).
   data.autotune = False
   data.prefetch = 2  # batches prefetched to device
   return data

@@ -141,8 +141,8 @@ def test_pipeline_train_stream_is_deterministic_and_augmented():
 
 
 def test_autotuning_is_a_switch_and_off_by_default():
-  """Off, a dropped iterator is freed at once (on, its deletion waits for tf.data's autotuning
-  thread: DEVELOPERS.md, Data); the stream is the same either way."""
+  """The switch reaches tf.data's options (why off: DEVELOPERS.md, Data); the stream is the same
+  either way."""
   streams = {}
   for autotune in (False, True):
     config = _config(autotune=autotune)
