@@ -33,8 +33,16 @@ def command(script, *args):
   return [sys.executable, str(ROOT / script), *args]
 
 
-def run(script, *args, timeout=600):
-  """Runs a top-level script of the repo to completion; its CompletedProcess (text output)."""
+def run(script, *args, timeout=600, env=None):
+  """Runs a top-level script of the repo to completion; its CompletedProcess (text output).
+
+  env: variables set on top of ENV.
+  """
   return subprocess.run(
-    command(script, *args), env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    command(script, *args),
+    env={**ENV, **(env or {})},
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
   )

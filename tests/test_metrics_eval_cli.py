@@ -1,21 +1,11 @@
 """eval.py --real/--fake: one-line errors and exit status 2 before any weights are read."""
 
-import os
-import subprocess
-import sys
-
-from conftest import ROOT
+import scripts
 
 
 def _eval(*args, tmp_path):
-  env = {**os.environ, 'JAXGAN_OFFLINE': '1', 'JAXGAN_CACHE_DIR': str(tmp_path / 'cache')}
-  return subprocess.run(
-    [sys.executable, str(ROOT / 'eval.py'), *args],
-    capture_output=True,
-    text=True,
-    env=env,
-    timeout=300,
-  )
+  env = {'JAXGAN_OFFLINE': '1', 'JAXGAN_CACHE_DIR': str(tmp_path / 'cache')}
+  return scripts.run('eval.py', *args, timeout=300, env=env)
 
 
 def test_folder_comparison_errors_are_one_line(tmp_path):
