@@ -9,8 +9,9 @@ input (columns then show what each code does across inputs). Outputs, under `out
   images/<name>_<column>.png      e.g. images/00003_random_sample02.png
   metrics.json                    the LPIPS diversity of the random samples;
                                   on the built-in sets the encoded output's MAE / PSNR against
-                                  the ground truth; for 'shapes_multimodal' also mode coverage
-                                  and precision of the random samples (metrics/modes.py)
+                                  the ground truth; for 'shapes_multimodal' and 'shapes_hues'
+                                  also mode coverage and precision of the random samples
+                                  (metrics/modes.py)
 """
 
 import json
@@ -23,7 +24,7 @@ import numpy as np
 
 from jaxgan import data, errors, eval_lib, visualize
 from jaxgan.metrics import ground_truth
-from jaxgan.metrics.modes import mode_metrics
+from jaxgan.metrics.modes import fill_metrics, mode_metrics
 
 
 def _sampler(model):
@@ -133,6 +134,13 @@ def evaluate(config, state, out_dir, *, num_test=None):
       modes = sm.modes(config, config.eval.split)[:count]
       scores['modes'] = mode_metrics(np.stack(randoms), modes, sm.THRESHOLD)
       scores['modes']['threshold'] = sm.THRESHOLD
+    if config.data.synthetic == 'shapes_hues':
+      from jaxgan.data import synthetic_multimodal as sm  # noqa: PLC0415
+
+      truth = sm.fill_truth(config, config.eval.split)
+      truth['masks'] = truth['masks'][:count]
+      scores['modes'] = fill_metrics(np.stack(randoms), **truth, threshold=sm.HUE_THRESHOLD)
+      scores['modes']['threshold'] = sm.HUE_THRESHOLD
   (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
   return results
 
@@ -149,8 +157,9 @@ def format_table(results):
       lines.append(f'  {eval_lib.format_diversity(s["diversity"])}')
     if 'modes' in s:
       m = s['modes']
+      of = f' of {m["num_bins"]} bins' if 'num_bins' in m else ''
       lines.append(
-        f'  modes    coverage {m["coverage"]:.3f}  precision {m["precision"]:.3f}  '
+        f'  modes    coverage {m["coverage"]:.3f}{of}  precision {m["precision"]:.3f}  '
         f'nearest-mode MAE {m["mae_nearest"]:.4f} (threshold {m["threshold"]})'
       )
   return '\n'.join(lines)

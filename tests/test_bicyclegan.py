@@ -245,6 +245,30 @@ def test_a_folder_is_translated_once_per_image(tmp_path):
   assert pngs == ['in0_fake_B.png', 'in0_real_A.png', 'in1_fake_B.png', 'in1_real_A.png']
 
 
+def test_hue_task_sampling_scores_bins(tmp_path, monkeypatch):
+  """eval.py's sampling on 'shapes_hues' scores the random samples against the fill family:
+  with a stand-in model whose every sample is the true target, all are valid, in 1 bin of 6."""
+  import types
+
+  from configs import bicyclegan_hues
+  from jaxgan import eval_sampling
+
+  def truth_only(model):
+    del model
+    return lambda state, image, target, zs, key, encode: (target, np.stack([target] * len(zs)))
+
+  monkeypatch.setattr(eval_sampling, '_sampler', truth_only)
+  config = bicyclegan_hues.get_config('tiny')
+  config.eval.lpips_diversity = False
+  state = types.SimpleNamespace(params={'E': None})
+  results = eval_sampling.evaluate(config, state, tmp_path, num_test=3)
+  modes = results['AtoB']['modes']
+  assert modes['num_bins'] == 6 and modes['threshold'] == 0.05
+  assert modes['precision'] == 1.0 and modes['coverage'] == pytest.approx(1 / 6)
+  assert modes['mae_nearest'] < 0.013  # the scoring grid's own error
+  assert 'coverage 0.167 of 6 bins' in eval_sampling.format_table(results)
+
+
 def test_nz_mismatching_weights_is_one_line(parity_dir):
   from jaxgan import eval_lib
   from jaxgan.errors import WeightsError

@@ -11,6 +11,8 @@ Tasks (`config.data.synthetic`):
 - 'shapes_paired' (pix2pix): A = outline, B = fill of the same scene.
 - 'shapes_multimodal' (BicycleGAN): A = a shape's silhouette, B = the shape in one of K colours
   (see `synthetic_multimodal`).
+- 'shapes_hues' (BicycleGAN): the same, B = the shape in any colour of a continuous hue x value
+  family (see `synthetic_multimodal`).
 - 'shapes_unpaired': domain A = outlines and domain B = fills of *independent* scenes, so
   training never sees a pair; the true mapping is still fill(outline).
 - 'shapes_recolour' (CycleGAN's demo): domain A = shapes filled in their kind's colour
@@ -41,6 +43,7 @@ TASKS = (
   'shapes_paired',
   'shapes_unpaired',
   'shapes_multimodal',
+  'shapes_hues',
   'shapes_unpaired_multimodal',
   'shapes_recolour',
 )
@@ -77,7 +80,7 @@ def check(data):
 
 def is_paired(name):
   """Whether the train split of task `name` pairs A[i] with B[i]."""
-  return name in ('shapes_paired', 'shapes_multimodal')
+  return name in ('shapes_paired', 'shapes_multimodal', 'shapes_hues')
 
 
 def images(config, split):
@@ -167,10 +170,10 @@ def luma(rgb):
 @functools.lru_cache(maxsize=8)
 def _generate(name, size, num_train, num_test, seed):
   """All splits of one task; cached because every build() and metric reads them."""
-  if name == 'shapes_multimodal':  # K valid outputs per input: see synthetic_multimodal.py
+  if name in ('shapes_multimodal', 'shapes_hues'):  # many valid outputs: synthetic_multimodal.py
     from jaxgan.data import synthetic_multimodal  # noqa: PLC0415 - it imports this module
 
-    return synthetic_multimodal.generate(size, num_train, num_test, seed)
+    return synthetic_multimodal.generate(name, size, num_train, num_test, seed)
   if name == 'shapes_unpaired_multimodal':
     from jaxgan.data import synthetic_munit  # noqa: PLC0415 - it imports this module
 

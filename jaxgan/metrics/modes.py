@@ -8,6 +8,10 @@ most `threshold`:
   A model that ignores its code (all M samples alike) covers at most 1/K.
 - precision: the fraction of all samples that reach some mode (outputs that are valid at all).
 - mae_nearest: the mean over samples of the MAE to the nearest mode.
+
+`fill_metrics` scores tasks whose valid outputs are one mask filled with any colour of a
+continuous family (`shapes_hues`): a dense grid of colours stands for the family, and coverage
+counts bins of it (each sample in the bin of its nearest grid colour) instead of single modes.
 """
 
 import numpy as np
@@ -42,4 +46,52 @@ def mode_metrics(samples, modes, threshold, chunk=16) -> dict:
     'coverage': float(np.concatenate(covered).mean()),
     'precision': float(np.concatenate(reached).mean()),
     'mae_nearest': float(np.concatenate(nearest).mean()),
+  }
+
+
+def fill_metrics(samples, masks, background, colours, bins, num_bins, threshold) -> dict:
+  """Coverage (of bins), precision and nearest-fill MAE of samples of a fill task.
+
+  A valid output of input i is the background outside masks[i] and one colour of `colours`
+  inside it; the MAE of a sample to each of them needs only its pixels under the mask once per
+  colour, not a whole image per colour.
+
+  Args:
+    samples: float [N, M, H, W, C], M outputs per input, in [-1, 1].
+    masks: bool [N, H, W], where each input's fill goes.
+    background: float [C], the colour outside the masks.
+    colours: float [G, C], the valid fills (a grid dense enough for `threshold`).
+    bins: int [G], each colour's coverage bin, in [0, num_bins).
+    num_bins: how many bins coverage counts.
+    threshold: MAE (on [-1, 1]) within which a sample counts as valid.
+
+  Returns:
+    {'coverage': float, 'precision': float, 'mae_nearest': float, 'num_bins': int}.
+  """
+  samples = np.asarray(samples, np.float32)
+  n, m, h, w, c = samples.shape
+  if masks.shape != (n, h, w) or colours.shape[1:] != (c,) or background.shape != (c,):
+    raise ValueError(
+      f'samples {samples.shape}, masks {masks.shape}, colours {colours.shape} and background '
+      f'{background.shape} do not match'
+    )
+  colours = np.asarray(colours, np.float32)
+  covered, reached, nearest = [], [], []
+  for i in range(n):
+    inside = samples[i][:, masks[i]]  # [M, P, C]
+    outside = np.abs(samples[i][:, ~masks[i]] - background).sum(axis=(1, 2))  # [M]
+    fill = np.zeros((m, len(colours)), np.float32)
+    for ch in range(c):  # one channel at a time keeps memory at M x P x G
+      fill += np.abs(inside[:, :, ch, None] - colours[None, None, :, ch]).sum(axis=1)
+    mae = (outside[:, None] + fill) / (h * w * c)  # [M, G]
+    best = mae.argmin(axis=1)
+    hit = mae[np.arange(m), best] <= threshold
+    covered.append(len(np.unique(bins[best[hit]])) / num_bins)
+    reached.append(hit)
+    nearest.append(mae[np.arange(m), best])
+  return {
+    'coverage': float(np.mean(covered)),
+    'precision': float(np.concatenate(reached).mean()),
+    'mae_nearest': float(np.concatenate(nearest).mean()),
+    'num_bins': int(num_bins),
   }
