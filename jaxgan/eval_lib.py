@@ -305,8 +305,9 @@ def format_table(results):
       lines.append(f'{d:<10} {format_diversity(scores["diversity"])}')
     if 'modes' in scores:  # MUNIT on the multimodal task
       m = scores['modes']
+      of = f' of {m["num_bins"]} bins' if 'num_bins' in m else ''
       lines.append(
-        f'{d:<10} modes: coverage {m["coverage"]:.3f}, precision {m["precision"]:.3f} '
+        f'{d:<10} modes: coverage {m["coverage"]:.3f}{of}, precision {m["precision"]:.3f} '
         f'(MAE <= {m["threshold"]}, {m["num_styles"]} styles), content IoU {m["content_iou"]:.3f}'
       )
   return '\n'.join(lines)

@@ -8,7 +8,7 @@ domain). Outputs, under `out_dir`:
   images/<direction>/<name>_real_A.png   the input (real_B for BtoA)
   images/<direction>/<name>_fake_B.png   the first style's output (what FID/KID compare)
   images/<direction>/<name>_fake_B_s<k>.png   style k's output
-  metrics.json                           on the built-in multimodal task: mode coverage and
+  metrics.json                           on the built-in multimodal tasks: mode coverage and
                                          precision, content preservation (jaxgan.metrics)
 
 eval_lib.evaluate hands MUNIT runs over to `evaluate` here.
@@ -91,7 +91,10 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
   batches = list(dataset.batches())
   translate = _translator()
   page = visualize.HtmlPage(f'{config.name} (munit): {config.eval.split}')
-  multimodal = config.data.source == 'synthetic' and config.data.synthetic == synthetic_munit.NAME
+  multimodal = config.data.source == 'synthetic' and config.data.synthetic in (
+    synthetic_munit.NAME,
+    synthetic_munit.NAME_HUES,
+  )
   paired = config.data.source == 'synthetic'
   results = {}
   for d, (source, target) in DOMAINS.items():
@@ -152,15 +155,24 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
 
 def _scores(config, d, inputs, outputs, targets):
   n = len(inputs)
-  known = synthetic_munit.modes(config, d)[:n]
   threshold = float(config.eval.get('mode_threshold', 0.02))
   # Style is scored on the shapes, content by their masks: the samples are compared with the
   # modes on the input's foreground only (background set to the background colour), so that
   # blurred edges count against content preservation, not against the colour's mode.
   on_shapes = munit_metrics.keep_foreground(outputs, inputs[:, None])
-  scores = modes.mode_metrics(on_shapes, known, threshold)
+  hues = d == 'AtoB' and config.data.synthetic == synthetic_munit.NAME_HUES
+  truth = synthetic_munit.fill_truth(config) if hues else synthetic_munit.modes(config, d)[:n]
+
+  def score(samples):
+    if hues:  # a continuous family of right colours: bins of it, as BicycleGAN's shapes_hues
+      return modes.fill_metrics(
+        samples, **{**truth, 'masks': truth['masks'][:n]}, threshold=threshold
+      )
+    return modes.mode_metrics(samples, truth, threshold)
+
+  scores = score(on_shapes)
   scores['content_iou'] = munit_metrics.content_preservation(outputs, inputs[:, None])
-  whole = modes.mode_metrics(outputs, known, threshold)
+  whole = score(outputs)
   scores.update({f'{k}_whole_image': v for k, v in whole.items()})
   scores.update(threshold=threshold, num_styles=int(outputs.shape[1]))
   task = config

@@ -1,4 +1,5 @@
-"""The built-in multimodal paired tasks' truth: 'shapes_hues' data and `fill_metrics`."""
+"""The built-in multimodal tasks' truth: the hue tasks' data (BicycleGAN's 'shapes_hues',
+MUNIT's 'shapes_unpaired_hues') and `fill_metrics`."""
 
 import colorsys
 
@@ -7,7 +8,7 @@ import pytest
 
 from configs import bicyclegan_hues, bicyclegan_shapes
 from jaxgan import errors
-from jaxgan.data import synthetic
+from jaxgan.data import synthetic, synthetic_munit
 from jaxgan.data import synthetic_multimodal as sm
 from jaxgan.metrics.modes import fill_metrics, mode_metrics
 
@@ -124,3 +125,28 @@ def test_truth_needs_its_task_and_the_fill_direction():
     sm.fill_truth(_hues_config(direction='BtoA'), 'test')
   with pytest.raises(errors.InputError, match="split 'val'"):
     sm.fill_truth(_hues_config(), 'val')
+
+
+def test_munit_hue_task_is_unpaired_in_training_and_scored_on_bins():
+  from configs import munit_hues
+  from jaxgan import munit_eval
+
+  config = munit_hues.get_config()
+  config.data.synthetic_train = 64
+  train, test = synthetic.images(config, 'train'), synthetic.images(config, 'test')
+  grey = np.array(synthetic_munit.GREY, np.uint8)
+  assert ((train['A'] == grey).all(-1) | (train['A'] == 128).all(-1)).all()  # A: grey shapes
+  a_masks = (test['A'] != 128).any(-1)
+  np.testing.assert_array_equal((test['B'] != 128).any(-1), a_masks)  # the test split pairs
+  assert not np.array_equal((train['B'] != 128).any(-1), (train['A'] != 128).any(-1))
+  # A -> B scored against the family: the true B of each input is precise, in 1 bin of 6.
+  inputs = synthetic.to_model(test['A'][:8], 3)
+  outputs = synthetic.to_model(test['B'][:8], 3)[:, None]
+  scores = munit_eval._scores(config, 'AtoB', inputs, outputs, outputs[:, 0])['modes']
+  assert scores['precision'] == 1.0 and scores['coverage'] == pytest.approx(1 / 6)
+  assert scores['num_bins'] == 6 and scores['threshold'] == 0.03
+  assert scores['content_iou'] == 1.0
+  back = munit_eval._scores(config, 'BtoA', outputs[:, 0], inputs[:, None], inputs)['modes']
+  assert back['precision'] == 1.0 and back['coverage'] == 1.0  # the one grey rendering
+  with pytest.raises(ValueError, match='fill_truth'):
+    synthetic_munit.modes(config, 'AtoB')

@@ -45,6 +45,7 @@ TASKS = (
   'shapes_multimodal',
   'shapes_hues',
   'shapes_unpaired_multimodal',
+  'shapes_unpaired_hues',
   'shapes_recolour',
 )
 SPLITS = ('train', 'test')
@@ -174,10 +175,11 @@ def _generate(name, size, num_train, num_test, seed):
     from jaxgan.data import synthetic_multimodal  # noqa: PLC0415 - it imports this module
 
     return synthetic_multimodal.generate(name, size, num_train, num_test, seed)
-  if name == 'shapes_unpaired_multimodal':
+  if name in ('shapes_unpaired_multimodal', 'shapes_unpaired_hues'):
     from jaxgan.data import synthetic_munit  # noqa: PLC0415 - it imports this module
 
-    return synthetic_munit.generate(size, num_train, num_test, seed)
+    hues = name == 'shapes_unpaired_hues'
+    return synthetic_munit.generate(size, num_train, num_test, seed, hues=hues)
   task = TASKS.index(name)
   rng = lambda stream: np.random.default_rng([seed, task, stream])
   render = _render_by_kind if name == 'shapes_recolour' else _render_all

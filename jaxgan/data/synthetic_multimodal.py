@@ -141,13 +141,19 @@ def fill_truth(config, split):
   )
   if split not in sets['masks']:
     raise errors.InputError(f'split {split!r} is not in synthetic {data.synthetic!r}')
+  return family_truth(sets['masks'][split], data.output_nc)
+
+
+def family_truth(masks, channels):
+  """`fill_metrics`'s arguments for fills of `masks` [n, S, S] from the family, in model space
+  with `channels` channels: the colour grid, its bins, the background."""
   hues, values = hue_grid()
   colours = hsv_fill(hues, values)[:, None, None]  # as [G, 1, 1, 3] images
   background = np.array(synthetic.BACKGROUND, np.uint8)[None, None, None]
   return dict(
-    masks=sets['masks'][split],
-    background=synthetic.to_model(background, data.output_nc).reshape(-1),
-    colours=synthetic.to_model(colours, data.output_nc).reshape(len(hues), -1),
+    masks=masks,
+    background=synthetic.to_model(background, channels).reshape(-1),
+    colours=synthetic.to_model(colours, channels).reshape(len(hues), -1),
     bins=hue_bin(hues, values),
     num_bins=HUE_BINS * VALUE_BINS,
   )

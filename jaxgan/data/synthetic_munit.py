@@ -12,6 +12,10 @@ over the K. The test split pairs them (B[i] is A[i]'s scene, coloured at random)
 every right answer: the K colourings of an A image (`modes`, A -> B) and the one grey rendering
 of a B image (B -> A). Mode coverage and precision (`jaxgan.metrics.modes`) and content
 preservation (`jaxgan.metrics.munit`) are measured against them.
+
+'shapes_unpaired_hues' is the same with domain B's colour drawn from the continuous family of
+`synthetic_multimodal.hsv_fill` (hue 0 to 240 degrees, value 0.5 to 1) instead of the K: A -> B
+is scored by `jaxgan.metrics.modes.fill_metrics` (coverage of its 6 bins) against `fill_truth`.
 """
 
 import numpy as np
@@ -19,6 +23,7 @@ import numpy as np
 from jaxgan.data import synthetic
 
 NAME = 'shapes_unpaired_multimodal'
+NAME_HUES = 'shapes_unpaired_hues'
 GREY = (224, 224, 224)
 STYLE_COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], np.uint8)
 K = len(STYLE_COLOURS)
@@ -69,32 +74,41 @@ def _unique_scenes(rng, num, size, seen):
   return scenes
 
 
-def generate(size, num_train, num_test, seed):
+def _colours(rng, num, hues):
+  """[num, 3] uint8 style colours: one of the K, or of the continuous family (`hues`)."""
+  if not hues:
+    return STYLE_COLOURS[rng.integers(0, K, num)]
+  from jaxgan.data import synthetic_multimodal as sm  # noqa: PLC0415 - it imports synthetic
+
+  return sm.hsv_fill(rng.uniform(*sm.HUES, num), rng.uniform(*sm.VALUES, num))
+
+
+def generate(size, num_train, num_test, seed, hues=False):
   """All splits, in the layout of `synthetic._generate` plus the test modes.
 
   Returns:
     dict(train=dict(A, B) unpaired, test=dict(A, B) paired, truth_train=dict(A, B),
-    truth_test=test, modes_test=uint8 [num_test, K, S, S, 3], style_test=int [num_test]).
+    truth_test=test, modes_test=uint8 [num_test, K, S, S, 3] (of the K colours, also for
+    `hues`), style_test=uint8 [num_test, 3] (each test B's colour)).
   """
-  rng = lambda stream: np.random.default_rng([seed, 101, stream])
+  rng = lambda stream: np.random.default_rng([seed, 102 if hues else 101, stream])
   seen = set()
   scenes_a = _unique_scenes(rng(1), num_train, size, seen)
   scenes_b = _unique_scenes(rng(2), num_train, size, seen)
-  style_b = rng(3).integers(0, K, num_train)
   train = dict(
-    A=render(scenes_a, size, _grey(num_train)), B=render(scenes_b, size, STYLE_COLOURS[style_b])
+    A=render(scenes_a, size, _grey(num_train)),
+    B=render(scenes_b, size, _colours(rng(3), num_train, hues)),
   )
   # What each train image should translate to: B's scenes in grey; A's in a colour at random.
-  style_a = rng(4).integers(0, K, num_train)
   truth_train = dict(
     A=np.concatenate([train['A'], render(scenes_b, size, _grey(num_train))]),
-    B=np.concatenate([render(scenes_a, size, STYLE_COLOURS[style_a]), train['B']]),
+    B=np.concatenate([render(scenes_a, size, _colours(rng(4), num_train, hues)), train['B']]),
   )
   scenes_test = _unique_scenes(rng(5), num_test, size, seen)  # none of the train split's
-  style_test = rng(6).integers(0, K, num_test)
+  style_test = _colours(rng(6), num_test, hues)
   test = dict(
     A=render(scenes_test, size, _grey(num_test)),
-    B=render(scenes_test, size, STYLE_COLOURS[style_test]),
+    B=render(scenes_test, size, style_test),
   )
   modes = _all_modes(scenes_test, size)
   for array in (*train.values(), *test.values(), *truth_train.values(), modes):
@@ -122,8 +136,20 @@ def modes(config, direction='AtoB'):
   """
   data = config.data
   sets = synthetic._generate(
-    NAME, data.synthetic_size, data.synthetic_train, data.synthetic_test, data.synthetic_seed
-  )
+    data.synthetic, data.synthetic_size, data.synthetic_train, data.synthetic_test,
+    data.synthetic_seed,
+  )  # fmt: skip
   if direction == 'AtoB':
+    if data.synthetic == NAME_HUES:
+      raise ValueError(f'{NAME_HUES} has no K modes for AtoB: score it with fill_truth')
     return synthetic.to_model(sets['modes_test'], 3)
   return synthetic.to_model(sets['test']['A'], 3)[:, None]
+
+
+def fill_truth(config):
+  """What scores A -> B samples of 'shapes_unpaired_hues' (`modes.fill_metrics`), as
+  `synthetic_multimodal.fill_truth`: the test scenes' shape masks, the family's colour grid."""
+  from jaxgan.data import synthetic_multimodal as sm  # noqa: PLC0415 - it imports synthetic
+
+  grey = synthetic.images(config, 'test')['A']
+  return sm.family_truth((grey != np.array(synthetic.BACKGROUND, np.uint8)).any(-1), 3)
