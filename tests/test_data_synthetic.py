@@ -115,7 +115,9 @@ def test_baselines_are_far_from_perfect(task):
   assert perfect == {'mae': 0.0, 'psnr': 100.0}
   for name in ('identity', 'mean_image'):
     assert scores[name]['mae'] > 0.07
-    assert scores[name]['psnr'] < 18
+    # 19 dB: the mean image of 'shapes_unpaired_hues' is 18.2 (its many shades average out
+    # near the grey background); the others reach 17.5 at most.
+    assert scores[name]['psnr'] < 19
 
 
 def test_pipeline_test_split_is_the_paired_ground_truth():
