@@ -148,5 +148,5 @@ def test_munit_hue_task_is_unpaired_in_training_and_scored_on_bins():
   assert scores['content_iou'] == 1.0
   back = munit_eval._scores(config, 'BtoA', outputs[:, 0], inputs[:, None], inputs)['modes']
   assert back['precision'] == 1.0 and back['coverage'] == 1.0  # the one grey rendering
-  with pytest.raises(ValueError, match='fill_truth'):
+  with pytest.raises(errors.ConfigError, match='fill_truth'):
     synthetic_munit.modes(config, 'AtoB')

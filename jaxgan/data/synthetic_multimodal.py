@@ -21,8 +21,9 @@ both uniform per image. The photos of the paper's datasets vary continuously (a 
 its shade), and so the valid outputs form a set that a smooth generator can cover with nz = 2
 codes, where 4 discrete colours leave most of a Gaussian prior between or beyond them
 (docs/bicyclegan.md). `fill_truth(config, split)` gives what scores it: every input's mask,
-a dense grid of the valid fill colours (`HUE_STEP`, `VALUE_STEP`) and the `BINS` (3 hue x 2
-value ranges, equally likely) that mode coverage counts (`jaxgan.metrics.modes.fill_metrics`).
+a dense grid of the valid fill colours (`HUE_STEP`, `VALUE_STEP`) and the bins (`HUE_BINS` x
+`VALUE_BINS` ranges, equally likely) that mode coverage counts
+(`jaxgan.metrics.modes.fill_metrics`).
 
 Images are generated with numpy, deterministically from `config.data.synthetic_seed`.
 """
@@ -206,15 +207,14 @@ def _masks(scenes, size):
   return masks
 
 
-def _render(scenes, size, colours=COLOURS):
-  """(silhouettes [n, S, S, 3], fills [n, len(colours), S, S, 3]), uint8, every scene filled
-  with every colour, or with its own when `colours` is [n, 1, 3]."""
-  masks = _masks(scenes, size)
-  colours = np.broadcast_to(colours, (len(scenes), *colours.shape[-2:]))
-  silhouette = np.empty((len(scenes), size, size, 3), np.uint8)
+def _render(masks, colours=COLOURS):
+  """(silhouettes [n, S, S, 3], fills [n, len(colours), S, S, 3]), uint8, of the shapes' masks
+  [n, S, S]: every shape filled with every colour, or with its own when `colours` is [n, 1, 3]."""
+  colours = np.broadcast_to(colours, (len(masks), *colours.shape[-2:]))
+  silhouette = np.empty((*masks.shape, 3), np.uint8)
   silhouette[...] = synthetic.BACKGROUND
   silhouette[masks] = SILHOUETTE
-  fills = np.empty((len(scenes), colours.shape[1], size, size, 3), np.uint8)
+  fills = np.empty((len(masks), colours.shape[1], *masks.shape[1:], 3), np.uint8)
   fills[...] = synthetic.BACKGROUND
   for i, mask in enumerate(masks):
     fills[i][:, mask] = colours[i][:, None]
@@ -225,8 +225,8 @@ def _render(scenes, size, colours=COLOURS):
 def _generate(size, num_train, num_test, seed):
   rng = lambda stream: np.random.default_rng([seed, 7, stream])  # noqa: E731
   train_scenes, test_scenes = _scenes(rng(0), num_train, num_test, size)
-  a_train, modes_train = _render(train_scenes, size)
-  a_test, modes_test = _render(test_scenes, size)
+  a_train, modes_train = _render(_masks(train_scenes, size))
+  a_test, modes_test = _render(_masks(test_scenes, size))
   b_train = modes_train[np.arange(num_train), rng(1).integers(0, K, num_train)]
   b_test = modes_test[np.arange(num_test), rng(3).integers(0, K, num_test)]
   train = dict(A=a_train, B=b_train)
@@ -252,9 +252,9 @@ def _generate_hues(size, num_train, num_test, seed):
     draw = rng(stream)
     hue = draw.uniform(*HUES, len(chosen))
     value = draw.uniform(*VALUES, len(chosen))
-    a, b = _render(chosen, size, hsv_fill(hue, value)[:, None])
-    splits[split] = dict(A=a, B=b[:, 0])
     masks[split] = _masks(chosen, size)
+    a, b = _render(masks[split], hsv_fill(hue, value)[:, None])
+    splits[split] = dict(A=a, B=b[:, 0])
     for array in (a, splits[split]['B'], masks[split]):
       array.setflags(write=False)
   return dict(

@@ -20,6 +20,7 @@ is scored by `jaxgan.metrics.modes.fill_metrics` (coverage of its 6 bins) agains
 
 import numpy as np
 
+from jaxgan import errors
 from jaxgan.data import synthetic
 
 NAME = 'shapes_unpaired_multimodal'
@@ -141,7 +142,7 @@ def modes(config, direction='AtoB'):
   )  # fmt: skip
   if direction == 'AtoB':
     if data.synthetic == NAME_HUES:
-      raise ValueError(f'{NAME_HUES} has no K modes for AtoB: score it with fill_truth')
+      raise errors.ConfigError(f'{NAME_HUES} has no K modes for AtoB: score it with fill_truth')
     return synthetic.to_model(sets['modes_test'], 3)
   return synthetic.to_model(sets['test']['A'], 3)[:, None]
 
