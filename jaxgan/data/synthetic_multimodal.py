@@ -107,18 +107,9 @@ def modes(config, split):
   Returns:
     float32 [n, K, S, S, output_nc] in [-1, 1].
   """
-  data = config.data
-  if data.synthetic != TASKS[0]:
-    raise errors.ConfigError(f'data.synthetic {data.synthetic!r} has no K modes; use {TASKS[0]!r}')
-  _check_direction(data)
-  sets = _generate(
-    data.synthetic_size, data.synthetic_train, data.synthetic_test, data.synthetic_seed
-  )
-  if split not in sets['modes']:
-    raise errors.InputError(f'split {split!r} is not in synthetic {data.synthetic!r}')
-  fills = sets['modes'][split]  # [n, K, S, S, 3] uint8
+  fills = _truth(config, split, 'shapes_multimodal', 'modes', 'K modes')  # [n, K, S, S, 3] uint8
   n = fills.shape[0]
-  flat = synthetic.to_model(fills.reshape(n * K, *fills.shape[2:]), data.output_nc)
+  flat = synthetic.to_model(fills.reshape(n * K, *fills.shape[2:]), config.data.output_nc)
   return flat.reshape(n, K, *flat.shape[1:])
 
 
@@ -133,16 +124,8 @@ def fill_truth(config, split):
     dict(masks=bool [n, S, S], background=float32 [C], colours=float32 [G, C] (the grid of valid
     fills), bins=int [G] (each grid colour's coverage bin), num_bins=int), C = output_nc.
   """
-  data = config.data
-  if data.synthetic != 'shapes_hues':
-    raise errors.ConfigError(f'data.synthetic {data.synthetic!r} is not the hue task shapes_hues')
-  _check_direction(data)
-  sets = _generate_hues(
-    data.synthetic_size, data.synthetic_train, data.synthetic_test, data.synthetic_seed
-  )
-  if split not in sets['masks']:
-    raise errors.InputError(f'split {split!r} is not in synthetic {data.synthetic!r}')
-  return family_truth(sets['masks'][split], data.output_nc)
+  masks = _truth(config, split, 'shapes_hues', 'masks', 'family of fills')
+  return family_truth(masks, config.data.output_nc)
 
 
 def family_truth(masks, channels):
@@ -160,9 +143,19 @@ def family_truth(masks, channels):
   )
 
 
-def _check_direction(data):
+def _truth(config, split, task, key, what):
+  """generate(task, ...)[key][split] for `config`, which must be of `task`, AtoB."""
+  data = config.data
+  if data.synthetic != task:
+    raise errors.ConfigError(f'data.synthetic {data.synthetic!r} has no {what}; use {task!r}')
   if data.direction != 'AtoB':
     raise errors.ConfigError(f'{data.synthetic}: the modes are those of AtoB (outputs are fills)')
+  sets = generate(
+    task, data.synthetic_size, data.synthetic_train, data.synthetic_test, data.synthetic_seed
+  )
+  if split not in sets[key]:
+    raise errors.InputError(f'split {split!r} is not in synthetic {data.synthetic!r}')
+  return sets[key][split]
 
 
 def _all_scenes(size):
