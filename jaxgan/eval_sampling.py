@@ -128,18 +128,16 @@ def evaluate(config, state, out_dir, *, num_test=None):
     scores['random'] = ground_truth.evaluate(
       np.concatenate(randoms), np.repeat(np.stack(targets), n_samples, axis=0)
     )
-    if config.data.synthetic == 'shapes_multimodal':
-      from jaxgan.data import synthetic_multimodal as sm  # noqa: PLC0415
+    from jaxgan.data import synthetic_multimodal as sm  # noqa: PLC0415
 
-      modes = sm.modes(config, config.eval.split)[:count]
-      scores['modes'] = mode_metrics(np.stack(randoms), modes, sm.THRESHOLD)
+    split, samples = config.eval.split, np.stack(randoms)
+    if config.data.synthetic == 'shapes_multimodal':
+      scores['modes'] = mode_metrics(samples, sm.modes(config, split)[:count], sm.THRESHOLD)
       scores['modes']['threshold'] = sm.THRESHOLD
     if config.data.synthetic == 'shapes_hues':
-      from jaxgan.data import synthetic_multimodal as sm  # noqa: PLC0415
-
-      truth = sm.fill_truth(config, config.eval.split)
+      truth = sm.fill_truth(config, split)
       truth['masks'] = truth['masks'][:count]
-      scores['modes'] = fill_metrics(np.stack(randoms), **truth, threshold=sm.HUE_THRESHOLD)
+      scores['modes'] = fill_metrics(samples, **truth, threshold=sm.HUE_THRESHOLD)
       scores['modes']['threshold'] = sm.HUE_THRESHOLD
   (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
   return results

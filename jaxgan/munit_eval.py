@@ -161,13 +161,15 @@ def _scores(config, d, inputs, outputs, targets):
   # blurred edges count against content preservation, not against the colour's mode.
   on_shapes = munit_metrics.keep_foreground(outputs, inputs[:, None])
   hues = d == 'AtoB' and config.data.synthetic == synthetic_munit.NAME_HUES
-  truth = synthetic_munit.fill_truth(config) if hues else synthetic_munit.modes(config, d)[:n]
+  if hues:  # a continuous family of right colours: bins of it, as BicycleGAN's shapes_hues
+    truth = synthetic_munit.fill_truth(config)
+    truth['masks'] = truth['masks'][:n]
+  else:
+    truth = synthetic_munit.modes(config, d)[:n]
 
   def score(samples):
-    if hues:  # a continuous family of right colours: bins of it, as BicycleGAN's shapes_hues
-      return modes.fill_metrics(
-        samples, **{**truth, 'masks': truth['masks'][:n]}, threshold=threshold
-      )
+    if hues:
+      return modes.fill_metrics(samples, **truth, threshold=threshold)
     return modes.mode_metrics(samples, truth, threshold)
 
   scores = score(on_shapes)

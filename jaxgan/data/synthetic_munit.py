@@ -89,8 +89,8 @@ def generate(size, num_train, num_test, seed, hues=False):
 
   Returns:
     dict(train=dict(A, B) unpaired, test=dict(A, B) paired, truth_train=dict(A, B),
-    truth_test=test, modes_test=uint8 [num_test, K, S, S, 3] (of the K colours, also for
-    `hues`), style_test=uint8 [num_test, 3] (each test B's colour)).
+    truth_test=test, modes_test=uint8 [num_test, K, S, S, 3] (None for `hues`: its right
+    colours are a continuum, `fill_truth`), style_test=uint8 [num_test, 3] (each B's colour)).
   """
   rng = lambda stream: np.random.default_rng([seed, 102 if hues else 101, stream])
   seen = set()
@@ -111,9 +111,10 @@ def generate(size, num_train, num_test, seed, hues=False):
     A=render(scenes_test, size, _grey(num_test)),
     B=render(scenes_test, size, style_test),
   )
-  modes = _all_modes(scenes_test, size)
+  modes = None if hues else _all_modes(scenes_test, size)
   for array in (*train.values(), *test.values(), *truth_train.values(), modes):
-    array.setflags(write=False)
+    if array is not None:
+      array.setflags(write=False)
   return dict(
     train=train,
     test=test,

@@ -85,10 +85,11 @@ def fill_metrics(samples, masks, background, colours, bins, num_bins, threshold)
       fill += np.abs(inside[:, :, ch, None] - colours[None, None, :, ch]).sum(axis=1)
     mae = (outside[:, None] + fill) / (h * w * c)  # [M, G]
     best = mae.argmin(axis=1)
-    hit = mae[np.arange(m), best] <= threshold
+    lowest = mae[np.arange(m), best]
+    hit = lowest <= threshold
     covered.append(len(np.unique(bins[best[hit]])) / num_bins)
     reached.append(hit)
-    nearest.append(mae[np.arange(m), best])
+    nearest.append(lowest)
   return {
     'coverage': float(np.mean(covered)),
     'precision': float(np.concatenate(reached).mean()),
