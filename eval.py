@@ -112,7 +112,9 @@ def main(argv):
 
   try:
     if FLAGS.workdir:
-      config, state, step = eval_lib.restore(FLAGS.workdir)
+      from configs import common  # noqa: PLC0415 - the options a run older than them lacks
+
+      config, state, step = eval_lib.restore(FLAGS.workdir, defaults=common.get_config())
     else:
       config = FLAGS.config
       cli.check_model(FLAGS.model, config)

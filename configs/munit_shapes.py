@@ -44,6 +44,9 @@ def get_config(arg=None):
   config.eval.mode_threshold = (
     0.02  # MAE within which a sample is that mode (distinct modes: >= 0.047 apart)
   )
+  # The colour alone: per-pixel MAE inside the shapes less their outline (the 4 colours are
+  # >= 0.67 apart per pixel; an orange between red and yellow is 0.33 from both).
+  config.eval.interior_threshold = 0.1
   if tiny.parse_arg(arg):
     munit_edges2shoes.shrink(config)
     # The tiny run tests the loop, not the objective (tests/test_munit.py checks every loss term,

@@ -173,8 +173,13 @@ def save_config(workdir, config):
   os.replace(tmp, path)
 
 
-def load_config(workdir):
+def load_config(workdir, defaults=None):
   """Reads the ConfigDict a run stored in `<workdir>/config.json`.
+
+  Args:
+    workdir: the training run's directory.
+    defaults: optional ConfigDict whose keys fill those the stored config lacks: a run trained
+      before an option existed reads as trained with its default.
 
   Raises:
     jaxgan.errors.InputError: the workdir or its config.json is missing or unreadable.
@@ -189,4 +194,14 @@ def load_config(workdir):
     raise errors.InputError(f'{path} is missing: is {workdir} a training workdir?') from None
   except (OSError, ValueError) as e:
     raise errors.InputError(f'cannot read {path}: {e}') from None
+  if defaults is not None:
+    _fill_missing(values, defaults.to_dict())
   return ml_collections.ConfigDict(values)
+
+
+def _fill_missing(values, defaults):
+  for key, default in defaults.items():
+    if key not in values:
+      values[key] = default
+    elif isinstance(default, dict) and isinstance(values[key], dict):
+      _fill_missing(values[key], default)

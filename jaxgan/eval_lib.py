@@ -39,13 +39,15 @@ def _create(config):
   return lambda: model.create(config, jax.random.PRNGKey(config.seed), 1)
 
 
-def restore(workdir):
+def restore(workdir, defaults=None):
   """(config, state, step) of the newest checkpoint of a training workdir.
+
+  `defaults` fills the options the stored config lacks (`checkpoint.load_config`).
 
   Raises:
     jaxgan.errors.InputError: no workdir, no config.json, no checkpoint, or a misfit.
   """
-  config = checkpoint.load_config(workdir)
+  config = checkpoint.load_config(workdir, defaults)
   with checkpoint.Checkpointer(workdir, keep=None, read_only=True) as ckpt:
     step = ckpt.latest_step()
     if step is None:
@@ -310,4 +312,9 @@ def format_table(results):
         f'{d:<10} modes: coverage {m["coverage"]:.3f}{of}, precision {m["precision"]:.3f} '
         f'(MAE <= {m["threshold"]}, {m["num_styles"]} styles), content IoU {m["content_iou"]:.3f}'
       )
+      if 'coverage_interior' in m:
+        lines.append(
+          f'{d:<10} colour inside the shapes: coverage {m["coverage_interior"]:.3f}, '
+          f'precision {m["precision_interior"]:.3f} (per-pixel MAE <= {m["interior_threshold"]})'
+        )
   return '\n'.join(lines)

@@ -75,7 +75,9 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
   Returns:
     {direction: {'model', 'identity', 'mean_image' (MAE/PSNR of the first style against the
     test target), 'modes': {'coverage', 'precision', 'mae_nearest', 'content_iou',
-    'threshold', 'num_styles'}, 'num_images'}} on the built-in multimodal task, else {}.
+    'threshold', 'num_styles', and on the discrete task the same '*_interior' (the colour
+    inside the shapes, per pixel) with 'interior_threshold'}, 'num_images'}} on the built-in
+    multimodal tasks, else {}.
   """
   del direction
   if folder is not None:
@@ -156,6 +158,7 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
 def _scores(config, d, inputs, outputs, targets):
   n = len(inputs)
   threshold = float(config.eval.get('mode_threshold', 0.02))
+  interior_threshold = float(config.eval.get('interior_threshold', 0.1))
   # Style is scored on the shapes, content by their masks: the samples are compared with the
   # modes on the input's foreground only (background set to the background colour), so that
   # blurred edges count against content preservation, not against the colour's mode.
@@ -173,6 +176,14 @@ def _scores(config, d, inputs, outputs, targets):
     return modes.mode_metrics(samples, truth, threshold)
 
   scores = score(on_shapes)
+  if not hues:
+    # The colour alone, per pixel, on the shapes less their outline: a right colour whose
+    # edges land a pixel off still reaches its mode here (content IoU counts the edges).
+    inner = modes.mode_metrics(
+      outputs, truth, interior_threshold, mask=munit_metrics.interior(inputs)
+    )
+    scores.update({f'{k}_interior': v for k, v in inner.items()})
+    scores['interior_threshold'] = interior_threshold
   scores['content_iou'] = munit_metrics.content_preservation(outputs, inputs[:, None])
   whole = score(outputs)
   scores.update({f'{k}_whole_image': v for k, v in whole.items()})

@@ -151,6 +151,10 @@ def test_config_round_trip(tmp_path):
   assert json.loads((tmp_path / 'config.json').read_text())['data']['load_size'] == 286
   loaded = checkpoint.load_config(tmp_path)
   assert loaded.to_dict() == config.to_dict()
+  # Options added since the run was trained read as their defaults; stored values stay.
+  defaults = ml_collections.ConfigDict({'lr': 1.0, 'data': {'load_size': 1, 'autotune': False}})
+  loaded = checkpoint.load_config(tmp_path, defaults)
+  assert loaded.lr == 2e-4 and loaded.data.load_size == 286 and loaded.data.autotune is False
   with pytest.raises(errors.InputError, match='no workdir'):
     checkpoint.load_config(tmp_path / 'absent')
   (tmp_path / 'empty').mkdir()

@@ -1,5 +1,5 @@
 """The built-in multimodal tasks' truth: the hue tasks' data (BicycleGAN's 'shapes_hues',
-MUNIT's 'shapes_unpaired_hues') and `fill_metrics`."""
+MUNIT's 'shapes_unpaired_hues'), `fill_metrics`, and MUNIT's colour scored inside the shapes."""
 
 import colorsys
 
@@ -150,3 +150,56 @@ def test_munit_hue_task_is_unpaired_in_training_and_scored_on_bins():
   assert back['precision'] == 1.0 and back['coverage'] == 1.0  # the one grey rendering
   with pytest.raises(errors.ConfigError, match='fill_truth'):
     synthetic_munit.modes(config, 'AtoB')
+
+
+def test_interior_drops_the_outline_and_keeps_shapes_too_thin_for_one():
+  from jaxgan.metrics import munit as munit_metrics
+
+  grey = np.full((2, 7, 7, 3), 128, np.uint8)
+  grey[0, 1:6, 1:6] = synthetic_munit.GREY  # a 5 x 5 square: its 3 x 3 middle is interior
+  grey[1, 3, 1:6] = synthetic_munit.GREY  # a line 1 pixel thick has no interior: kept whole
+  inner = munit_metrics.interior(synthetic.to_model(grey, 3))
+  want = np.zeros((2, 7, 7), bool)
+  want[0, 2:5, 2:5] = True
+  want[1, 3, 1:6] = True
+  np.testing.assert_array_equal(inner, want)
+
+
+def test_mode_metrics_with_a_mask_average_over_its_pixels():
+  modes = np.zeros((1, 2, 2, 2, 1), np.float32)
+  modes[0, 1] = 1.0
+  samples = np.zeros((1, 1, 2, 2, 1), np.float32)
+  samples[0, 0, 0, 0] = 0.9  # mode 1 inside the mask, 0 outside
+  samples[0, 0, 0, 1] = 1.0
+  mask = np.array([[[True, True], [False, False]]])
+  got = mode_metrics(samples, modes, 0.1, mask=mask)
+  # per masked pixel: |0.9 - 1| and |1 - 1| -> 0.05 to mode 1 (0.95 to mode 0)
+  assert got['mae_nearest'] == pytest.approx(0.05)
+  assert got['precision'] == 1.0 and got['coverage'] == 0.5
+  with pytest.raises(ValueError, match='mask'):
+    mode_metrics(samples, modes, 0.1, mask=mask[:, :1])
+
+
+def test_munit_colour_is_scored_inside_the_shapes_and_the_outline_by_content():
+  from configs import munit_shapes
+  from jaxgan import munit_eval
+  from jaxgan.metrics import munit as munit_metrics
+
+  config = munit_shapes.get_config()
+  inputs = synthetic.to_model(synthetic.images(config, 'test')['A'][:8], 3)
+  truth = synthetic_munit.modes(config, 'AtoB')[:8]  # [8, 4 colourings, S, S, 3]
+  background = synthetic.to_model(np.array(synthetic.BACKGROUND, np.uint8), 3)
+  # The 4 right colourings of each input with the outline in the background colour: the
+  # shapes a pixel smaller all round, each in a right colour.
+  smaller = np.where(munit_metrics.interior(inputs)[:, None, ..., None], truth, background)
+  scores = munit_eval._scores(config, 'AtoB', inputs, smaller, truth[:, 0])['modes']
+  assert scores['coverage_interior'] == 1.0 and scores['precision_interior'] == 1.0
+  assert scores['interior_threshold'] == 0.1
+  assert scores['precision'] < 0.5 and scores['content_iou'] < 0.8  # the outline counts there
+  # Orange between red and yellow, on the exact shapes: no mode either way.
+  orange = synthetic.to_model(np.array([255, 128, 0], np.uint8), 3)
+  mask = munit_metrics.foreground(inputs)[:, None, ..., None]
+  blend = np.where(mask, orange, background)
+  scores = munit_eval._scores(config, 'AtoB', inputs, blend, truth[:, 0])['modes']
+  assert scores['precision_interior'] == 0.0 and scores['precision'] == 0.0
+  assert scores['content_iou'] == 1.0

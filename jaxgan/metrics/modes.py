@@ -17,7 +17,7 @@ counts bins of it (each sample in the bin of its nearest grid colour) instead of
 import numpy as np
 
 
-def mode_metrics(samples, modes, threshold, chunk=16) -> dict:
+def mode_metrics(samples, modes, threshold, chunk=16, mask=None) -> dict:
   """Coverage, precision and nearest-mode MAE of samples against the valid outputs.
 
   Args:
@@ -25,6 +25,8 @@ def mode_metrics(samples, modes, threshold, chunk=16) -> dict:
     modes: float [N, K, H, W, C], the K valid targets of each input.
     threshold: MAE (on [-1, 1]) within which a sample counts as reaching a mode.
     chunk: inputs compared at a time (memory stays at chunk x M x K x H x W x C floats).
+    mask: optional bool [N, H, W]: the MAE is then the mean over each input's masked pixels
+      only (a per-pixel error, whatever the mask's size), not over the whole image.
 
   Returns:
     {'coverage': float, 'precision': float, 'mae_nearest': float}.
@@ -32,12 +34,19 @@ def mode_metrics(samples, modes, threshold, chunk=16) -> dict:
   n, m = samples.shape[:2]
   if modes.shape[0] != n or modes.shape[2:] != samples.shape[2:]:
     raise ValueError(f'samples {samples.shape} and modes {modes.shape} do not match')
+  if mask is not None and np.shape(mask) != (n, *samples.shape[2:4]):
+    raise ValueError(f'mask {np.shape(mask)} does not match samples {samples.shape}')
   k = modes.shape[1]
   covered, reached, nearest = [], [], []
   for start in range(0, n, chunk):
     s = np.asarray(samples[start : start + chunk], np.float32)[:, :, None]
     t = np.asarray(modes[start : start + chunk], np.float32)[:, None]
-    mae = np.abs(s - t).mean(axis=(3, 4, 5))  # [chunk, M, K]
+    if mask is None:
+      mae = np.abs(s - t).mean(axis=(3, 4, 5))  # [chunk, M, K]
+    else:
+      m = np.asarray(mask[start : start + chunk], np.float32)[:, None, None, :, :, None]
+      pixels = np.maximum(m.sum(axis=(3, 4, 5)) * s.shape[-1], 1)
+      mae = (np.abs(s - t) * m).sum(axis=(3, 4, 5)) / pixels
     hit = mae <= threshold
     covered.append(hit.any(axis=1).sum(axis=1) / k)
     reached.append(hit.any(axis=2).reshape(-1))

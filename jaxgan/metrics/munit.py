@@ -48,3 +48,25 @@ def keep_foreground(outputs, inputs, tolerance=TOLERANCE):
   background = (np.asarray(synthetic.BACKGROUND, np.float32) - 127.5) / 127.5
   mask = np.broadcast_to(foreground(inputs, tolerance)[..., None], outputs.shape)
   return np.where(mask, outputs, background)
+
+
+def interior(inputs, tolerance=TOLERANCE, erosion=1):
+  """Boolean [..., H, W]: the inputs' foreground less `erosion` rings of pixels at its edges.
+
+  A pixel stays when it and its 4 neighbours (erosion times over) are foreground. Scoring a
+  translation's colour there leaves the outline, where the shapes' edges land a pixel off, to
+  content preservation; a shape too small to keep any interior keeps its whole mask.
+  """
+  mask = foreground(inputs, tolerance)
+  inner = mask
+  for _ in range(erosion):
+    padded = np.pad(inner, [(0, 0)] * (inner.ndim - 2) + [(1, 1), (1, 1)])
+    inner = (
+      inner
+      & padded[..., :-2, 1:-1]
+      & padded[..., 2:, 1:-1]
+      & padded[..., 1:-1, :-2]
+      & padded[..., 1:-1, 2:]
+    )
+  empty = ~inner.any(axis=(-2, -1), keepdims=True)
+  return np.where(empty, mask, inner)
