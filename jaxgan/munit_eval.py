@@ -75,8 +75,8 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
   Returns:
     {direction: {'model', 'identity', 'mean_image' (MAE/PSNR of the first style against the
     test target), 'modes': {'coverage', 'precision', 'mae_nearest', 'content_iou',
-    'threshold', 'num_styles', and on the discrete task the same '*_interior' (the colour
-    inside the shapes, per pixel) with 'interior_threshold'}, 'num_images'}} on the built-in
+    'threshold', 'num_styles', and the same '*_interior' (the colour inside the shapes, per
+    pixel) with 'interior_threshold'}, 'num_images'}} on the built-in
     multimodal tasks, else {}.
   """
   del direction
@@ -176,14 +176,16 @@ def _scores(config, d, inputs, outputs, targets):
     return modes.mode_metrics(samples, truth, threshold)
 
   scores = score(on_shapes)
-  if not hues:
-    # The colour alone, per pixel, on the shapes less their outline: a right colour whose
-    # edges land a pixel off still reaches its mode here (content IoU counts the edges).
-    inner = modes.mode_metrics(
-      outputs, truth, interior_threshold, mask=munit_metrics.interior(inputs)
-    )
-    scores.update({f'{k}_interior': v for k, v in inner.items()})
-    scores['interior_threshold'] = interior_threshold
+  # The colour alone, per pixel, on the shapes less their outline: a right colour whose
+  # edges land a pixel off still reaches its mode here (content IoU counts the edges).
+  mask = munit_metrics.interior(inputs)
+  if hues:
+    inner = {**truth, 'masks': mask}
+    inner = modes.fill_metrics(outputs, **inner, threshold=interior_threshold, per_pixel=True)
+  else:
+    inner = modes.mode_metrics(outputs, truth, interior_threshold, mask=mask)
+  scores.update({f'{k}_interior': v for k, v in inner.items() if k != 'num_bins'})
+  scores['interior_threshold'] = interior_threshold
   scores['content_iou'] = munit_metrics.content_preservation(outputs, inputs[:, None])
   whole = score(outputs)
   scores.update({f'{k}_whole_image': v for k, v in whole.items()})

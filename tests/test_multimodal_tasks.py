@@ -90,6 +90,13 @@ def test_fill_metrics_by_hand():
   assert got['mae_nearest'] == pytest.approx((0 + 0.2 + 0.25) / 3)
   assert got['precision'] == pytest.approx(1 / 3)
   assert got['coverage'] == pytest.approx(1 / 2) and got['num_bins'] == 2
+  # Per pixel under the mask alone: the flat 0.5 image is colour 0.5 there, the background
+  # does not count.
+  got = fill_metrics(
+    samples, masks, np.zeros(1), colours, np.array([0, 1, 1]), 2, threshold=0.1, per_pixel=True
+  )
+  assert got['mae_nearest'] == pytest.approx((0 + 0.2 + 0) / 3)
+  assert got['precision'] == pytest.approx(2 / 3) and got['coverage'] == 1.0
 
 
 def test_fill_metrics_tell_valid_fills_from_washed_out_ones_and_textures():
@@ -145,6 +152,7 @@ def test_munit_hue_task_is_unpaired_in_training_and_scored_on_bins():
   scores = munit_eval._scores(config, 'AtoB', inputs, outputs, outputs[:, 0])['modes']
   assert scores['precision'] == 1.0 and scores['coverage'] == pytest.approx(1 / 6)
   assert scores['num_bins'] == 6 and scores['threshold'] == 0.03
+  assert scores['precision_interior'] == 1.0 and scores['coverage_interior'] == pytest.approx(1 / 6)
   assert scores['content_iou'] == 1.0
   back = munit_eval._scores(config, 'BtoA', outputs[:, 0], inputs[:, None], inputs)['modes']
   assert back['precision'] == 1.0 and back['coverage'] == 1.0  # the one grey rendering

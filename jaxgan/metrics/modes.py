@@ -58,7 +58,9 @@ def mode_metrics(samples, modes, threshold, chunk=16, mask=None) -> dict:
   }
 
 
-def fill_metrics(samples, masks, background, colours, bins, num_bins, threshold) -> dict:
+def fill_metrics(
+  samples, masks, background, colours, bins, num_bins, threshold, per_pixel=False
+) -> dict:
   """Coverage (of bins), precision and nearest-fill MAE of samples of a fill task.
 
   A valid output of input i is the background outside masks[i] and one colour of `colours`
@@ -73,6 +75,8 @@ def fill_metrics(samples, masks, background, colours, bins, num_bins, threshold)
     bins: int [G], each colour's coverage bin, in [0, num_bins).
     num_bins: how many bins coverage counts.
     threshold: MAE (on [-1, 1]) within which a sample counts as valid.
+    per_pixel: judge only the pixels under the masks, by their mean error (the colour alone,
+      whatever the mask's size), instead of the whole image's.
 
   Returns:
     {'coverage': float, 'precision': float, 'mae_nearest': float, 'num_bins': int}.
@@ -92,7 +96,10 @@ def fill_metrics(samples, masks, background, colours, bins, num_bins, threshold)
     fill = np.zeros((m, len(colours)), np.float32)
     for ch in range(c):  # one channel at a time keeps memory at M x P x G
       fill += np.abs(inside[:, :, ch, None] - colours[None, None, :, ch]).sum(axis=1)
-    mae = (outside[:, None] + fill) / (h * w * c)  # [M, G]
+    if per_pixel:
+      mae = fill / max(inside.shape[1] * c, 1)  # [M, G]
+    else:
+      mae = (outside[:, None] + fill) / (h * w * c)
     best = mae.argmin(axis=1)
     lowest = mae[np.arange(m), best]
     hit = lowest <= threshold
