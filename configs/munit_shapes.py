@@ -7,9 +7,10 @@ Domain A: shapes in grey; domain B: the same kind of shapes, all of a scene in o
 colours (jaxgan/data/synthetic_munit.py). The official MUNIT objective, optimiser and nets, with
 the loss weights of the official summer2winter_yosemite256 yaml (edges2shoes' plus the explicit
 style-augmented cycle, recon_x_cyc_w 10, which ties a translation's shapes to its input's),
-narrowed to 32 px and 16 channels; the lr is 4x the official one, halved after 3000 and 6000 of
-the 8000 steps (the official halves every 100k of 1M), and the discriminator has 3 layers and 2
-scales (3 x 4 layers would pool 32 px away). Time and what it reaches: docs/munit.md.
+narrowed to 32 px and 16 channels (the style MLP keeps its 256); the lr is 4x the official
+one, halved after 3000 and 6000 of the 8000 steps (the official halves every 100k of 1M), and
+the discriminator has 3 layers and 2 scales (3 x 4 layers would pool 32 px away). Time and what
+it reaches: docs/munit.md.
 """
 
 from configs import common, munit_edges2shoes, tiny
@@ -18,7 +19,9 @@ from configs import common, munit_edges2shoes, tiny
 def get_config(arg=None):
   config = munit_edges2shoes.munit_defaults(common.get_config())
   config.name = 'shapes_munit'
-  config.gen.update(dim=16, mlp_dim=32, style_dim=8, n_downsample=2, n_res=2)
+  # mlp_dim as the official yamls: for the same time as 32, the shapes come out truer (content
+  # IoU 0.82 to 0.87 against 0.76 to 0.80 over 3 seeds), the colours as well (docs/munit.md).
+  config.gen.update(dim=16, mlp_dim=256, style_dim=8, n_downsample=2, n_res=2)
   config.dis.update(dim=16, n_layer=3, num_scales=2)
   config.recon_x_cyc_w = 10.0  # as summer2winter_yosemite256_folder.yaml
   config.lr = 4e-4
