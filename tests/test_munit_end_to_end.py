@@ -31,6 +31,8 @@ def test_tiny_end_to_end(tmp_path):
     scores = results[direction]
     assert scores['num_images'] == 2 and scores['modes']['num_styles'] == 3
     assert 0 <= scores['modes']['coverage'] <= 1 and 0 <= scores['modes']['content_iou'] <= 1
+    assert 0 <= scores['modes']['coverage_interior'] <= 1
+  assert 'colour inside the shapes' in ev.stdout
   pngs = sorted(p.name for p in (out / 'images' / 'AtoB').glob('*.png'))
   assert len(pngs) == 2 * (1 + 3 + 1)  # input, 3 styles, target
   assert 'fake_B_s2' in (out / 'index.html').read_text()
