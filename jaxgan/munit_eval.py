@@ -75,9 +75,9 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
   Returns:
     {direction: {'model', 'identity', 'mean_image' (MAE/PSNR of the first style against the
     test target), 'modes': {'coverage', 'precision', 'mae_nearest', 'content_iou',
-    'threshold', 'num_styles', and the same '*_interior' (the colour inside the shapes, per
-    pixel) with 'interior_threshold'}, 'num_images'}} on the built-in
-    multimodal tasks, else {}.
+    'threshold', 'num_styles', the same '*_interior' (the colour inside the shapes, per
+    pixel) with 'interior_threshold'}, 'num_images'}} on the built-in multimodal tasks,
+    else {}.
   """
   del direction
   if folder is not None:
@@ -180,8 +180,10 @@ def _scores(config, d, inputs, outputs, targets):
   # edges land a pixel off still reaches its mode here (content IoU counts the edges).
   mask = munit_metrics.interior(inputs)
   if hues:
-    inner = {**truth, 'masks': mask}
-    inner = modes.fill_metrics(outputs, **inner, threshold=interior_threshold, per_pixel=True)
+    truth_inside = {**truth, 'masks': mask}
+    inner = modes.fill_metrics(
+      outputs, **truth_inside, threshold=interior_threshold, per_pixel=True
+    )
   else:
     inner = modes.mode_metrics(outputs, truth, interior_threshold, mask=mask)
   scores.update({f'{k}_interior': v for k, v in inner.items() if k != 'num_bins'})

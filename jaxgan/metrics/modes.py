@@ -44,9 +44,9 @@ def mode_metrics(samples, modes, threshold, chunk=16, mask=None) -> dict:
     if mask is None:
       mae = np.abs(s - t).mean(axis=(3, 4, 5))  # [chunk, M, K]
     else:
-      m = np.asarray(mask[start : start + chunk], np.float32)[:, None, None, :, :, None]
-      pixels = np.maximum(m.sum(axis=(3, 4, 5)) * s.shape[-1], 1)
-      mae = (np.abs(s - t) * m).sum(axis=(3, 4, 5)) / pixels
+      weight = np.asarray(mask[start : start + chunk], np.float32)[:, None, None, :, :, None]
+      pixels = np.maximum(weight.sum(axis=(3, 4, 5)) * s.shape[-1], 1)
+      mae = (np.abs(s - t) * weight).sum(axis=(3, 4, 5)) / pixels
     hit = mae <= threshold
     covered.append(hit.any(axis=1).sum(axis=1) / k)
     reached.append(hit.any(axis=2).reshape(-1))
