@@ -170,22 +170,19 @@ def _scores(config, d, inputs, outputs, targets):
   else:
     truth = synthetic_munit.modes(config, d)[:n]
 
-  def score(samples):
+  def score(samples, inside=None, limit=threshold):
+    """Against the truth; per pixel under `inside` when given, else over the whole image."""
     if hues:
-      return modes.fill_metrics(samples, **truth, threshold=threshold)
-    return modes.mode_metrics(samples, truth, threshold)
+      masks = truth['masks'] if inside is None else inside
+      return modes.fill_metrics(
+        samples, **{**truth, 'masks': masks}, threshold=limit, per_pixel=inside is not None
+      )
+    return modes.mode_metrics(samples, truth, limit, mask=inside)
 
   scores = score(on_shapes)
   # The colour alone, per pixel, on the shapes less their outline: a right colour whose
   # edges land a pixel off still reaches its mode here (content IoU counts the edges).
-  mask = munit_metrics.interior(inputs)
-  if hues:
-    truth_inside = {**truth, 'masks': mask}
-    inner = modes.fill_metrics(
-      outputs, **truth_inside, threshold=interior_threshold, per_pixel=True
-    )
-  else:
-    inner = modes.mode_metrics(outputs, truth, interior_threshold, mask=mask)
+  inner = score(outputs, munit_metrics.interior(inputs), interior_threshold)
   scores.update({f'{k}_interior': v for k, v in inner.items() if k != 'num_bins'})
   scores['interior_threshold'] = interior_threshold
   scores['content_iou'] = munit_metrics.content_preservation(outputs, inputs[:, None])
