@@ -137,12 +137,14 @@ def _epoch(config, step, steps_per_epoch):
   return (max(step, 1) - 1) // steps_per_epoch + int(config.epoch_count)
 
 
-def train(config, workdir):
+def train(config, workdir, *, on_step=None):
   """Trains `config.model` on `config`'s data, writing into `workdir`; resumes from it.
 
   Args:
     config: the run's ConfigDict (see configs/common.py).
     workdir: the run's directory; created if absent.
+    on_step: called with the step number after each step is dispatched (the benchmark's
+      clock; at most _AHEAD steps run ahead of the device).
 
   Returns:
     An `Outcome`.
@@ -255,6 +257,8 @@ def train(config, workdir):
         if len(in_flight) > _AHEAD:
           jax.block_until_ready(in_flight.popleft())
         bar.update()
+        if on_step is not None:
+          on_step(step)
         if step % config.log_every == 0 or step == total:
           log(step, metrics)
         if step % config.sample_every == 0 or step == total:

@@ -81,6 +81,38 @@ def test_conv_transpose2d_matches_torch_definition(kernel, padding, output_paddi
   np.testing.assert_allclose(_nchw(got), want, atol=1e-4)
 
 
+@pytest.mark.parametrize('kernel,padding,output_padding', [(3, 1, 1), (4, 1, 0), (3, 0, 0)])
+def test_conv_transpose2d_gradients_match_autodiff_of_flax(kernel, padding, output_padding):
+  # The hand-written VJP against JAX's own derivative of flax's input-dilated form.
+  x = jnp.asarray(RNG.standard_normal((2, 5, 3, 6)), jnp.float32)  # not square
+  conv = layers.conv_transpose2d(4, kernel, 2, padding, output_padding)()
+  params = conv.init(jax.random.key(0), x)['params']
+  low = kernel - 1 - padding
+  reference = nn.ConvTranspose(
+    4,
+    (kernel, kernel),
+    strides=(2, 2),
+    padding=((low, low + output_padding),) * 2,
+    transpose_kernel=True,
+  )
+  y = conv.apply({'params': params}, x)
+  cotangent = jnp.asarray(RNG.standard_normal(y.shape), jnp.float32)
+
+  def loss(module):
+    return lambda p, x: jnp.sum(module.apply({'params': p}, x) * cotangent)
+
+  got = jax.grad(loss(conv), argnums=(0, 1))(params, x)
+  want = jax.grad(loss(reference), argnums=(0, 1))(params, x)
+  np.testing.assert_allclose(y, reference.apply({'params': params}, x), atol=1e-5)
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+    np.testing.assert_allclose(g, w, atol=1e-4, rtol=1e-5)
+
+
+def test_conv_transpose2d_refuses_output_padding_not_below_stride():
+  with pytest.raises(ConfigError, match='output_padding'):
+    layers.conv_transpose2d(4, 3, 2, 1, 2)
+
+
 @pytest.mark.parametrize(
   'mode,want',
   [('reflect', [2, 1, 2, 3, 2]), ('replicate', [1, 1, 2, 3, 3]), ('zero', [0, 1, 2, 3, 0])],
@@ -194,3 +226,43 @@ def test_bfloat16_compute_keeps_float32_params():
   bn = layers.BatchNorm2d(False, dtype=jnp.bfloat16)
   y, _ = bn.init_with_output(jax.random.key(0), x.astype(jnp.bfloat16))
   assert y.dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize(
+  'c_in,c_out,kernel,stride,padding',
+  [(3, 64, 7, 1, 0), (6, 32, 4, 2, 1), (64, 3, 7, 1, 0), (32, 1, 4, 1, 1), (16, 16, 3, 2, 1)],
+)
+def test_conv_matches_lax_convolution_with_its_gradients(c_in, c_out, kernel, stride, padding):
+  # Few input channels (patches @ W), few output channels (per-tap matmul + overlap-add) and
+  # the plain cuDNN path must all be torch's conv2d, gradients included.
+  x = jnp.asarray(RNG.standard_normal((2, 11, 9, c_in)), jnp.float32)
+  w = jnp.asarray(RNG.standard_normal((kernel, kernel, c_in, c_out)) / kernel, jnp.float32)
+
+  def reference(x, w):
+    p = ((padding, padding), (padding, padding))
+    return jax.lax.conv_general_dilated(
+      x, w, (stride, stride), p, dimension_numbers=('NHWC', 'HWIO', 'NHWC'), precision='highest'
+    )
+
+  got = layers.conv(x, w, stride, padding)
+  want = reference(x, w)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+  cotangent = jnp.asarray(RNG.standard_normal(want.shape), jnp.float32)
+  grads = [
+    jax.grad(lambda x, w, f=f: jnp.sum(f(x, w) * cotangent), argnums=(0, 1))(x, w)
+    for f in (lambda x, w: layers.conv(x, w, stride, padding), reference)
+  ]
+  for g, r in zip(*grads, strict=True):
+    np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_takes_few_channel_convolutions_off_the_convolution_primitive():
+  def primitives(c_in, c_out):
+    x, w = jnp.zeros((1, 16, 16, c_in)), jnp.zeros((7, 7, c_in, c_out))
+    return {e.primitive.name for e in jax.make_jaxpr(layers.conv)(x, w).jaxpr.eqns}
+
+  assert 'conv_general_dilated' not in primitives(3, 64)
+  assert 'conv_general_dilated' not in primitives(64, 3)
+  assert 'conv_general_dilated' in primitives(64, 64)
+  assert 'conv_general_dilated' in primitives(3, 8)  # tiny test nets keep the primitive

@@ -78,8 +78,7 @@ def adain(x: Array, weight: Array, bias: Array, eps: float = 1e-5) -> Array:
   """
   dtype = x.dtype
   x = x.astype(jnp.float32)
-  mean = x.mean((1, 2), keepdims=True)
-  var = jnp.square(x - mean).mean((1, 2), keepdims=True)
+  mean, var = layers.instance_moments(x)
   y = (x - mean) * jax.lax.rsqrt(var + eps)
   return (y * weight[:, None, None, :] + bias[:, None, None, :]).astype(dtype)
 
@@ -149,15 +148,12 @@ class Conv2dBlock(nn.Module):
     _check('norm', self.norm, NORMS)
     _check('activation', self.activation, ACTIVATIONS)
     x = layers.pad2d(x, self.padding, self.pad_type) if self.padding else x
-    x = nn.Conv(
+    x = layers.Conv2d(
       self.features,
-      (self.kernel_size, self.kernel_size),
-      strides=(self.stride, self.stride),
-      padding='VALID',
+      self.kernel_size,
+      self.stride,
       kernel_init=weight_init(self.init_type),
-      bias_init=nn.initializers.zeros,
       dtype=self.dtype,
-      param_dtype=layers.PARAM_DTYPE,
       name='conv',
     )(x)
     if self.norm == 'bn':
