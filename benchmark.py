@@ -31,6 +31,9 @@ flags.DEFINE_integer('warmup', 3, 'steps run before timing')
 flags.DEFINE_integer('blocks', 5, 'timed blocks; the median counts')
 flags.DEFINE_float('min_block_s', 1.0, 'seconds each timed block runs at least')
 flags.DEFINE_string('profile_dir', None, 'write a jax.profiler trace of 5 steps here')
+flags.DEFINE_bool(
+  'compile_only', False, 'compile and report FLOPs and memory without running a step'
+)
 FLAGS = flags.FLAGS
 
 
@@ -54,7 +57,9 @@ def main(argv):
 
   result = {}
   try:
-    if FLAGS.step:
+    if FLAGS.step and FLAGS.compile_only:
+      result.update(benchmark.compile_step(config))
+    elif FLAGS.step:
       result.update(
         benchmark.time_step(
           config,

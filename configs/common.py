@@ -44,6 +44,9 @@ def get_data_config():
   # the host's core count (DEVELOPERS.md, Data).
   data.autotune = False
   data.prefetch = 2  # batches prefetched to device
+  # Folder training sets are decoded and resized once and held in memory when they take at
+  # most this many MB per process (0: decode and resize every image every epoch, as officially).
+  data.cache_mb = 4096.0
   return data
 
 
@@ -68,6 +71,9 @@ def get_config():
   config.no_dropout = False
   # 'float32' (faithful) or 'bfloat16' (compute in bf16, parameters and losses in float32).
   config.compute_dtype = 'float32'
+  # Recompute the generators' blocks in the backward pass (jax.checkpoint) instead of keeping
+  # their activations: for images or batches that would not fit (docs/performance.md).
+  config.remat = False
 
   # Objectives.
   config.gan_mode = 'vanilla'  # vanilla | lsgan | wgangp

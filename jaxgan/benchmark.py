@@ -283,6 +283,14 @@ def measure_step(
   return result
 
 
+def compile_step(config) -> dict:
+  """What `prepare_step` learns without running: compile time, FLOPs, the step's memory."""
+  _, facts = prepare_step(config)
+  result = {k: v for k, v in facts.items() if k != 'hlo'}
+  result['peak_bytes'] = result['compiled_bytes']
+  return result
+
+
 def time_step(config, **kwargs) -> dict:
   """Times `config.model`'s jitted train step at the config's batch and image size.
 

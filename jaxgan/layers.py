@@ -290,9 +290,9 @@ def pad_layer(padding: int, mode: str = 'reflect') -> Callable[[Array], Array]:
 _DIMENSIONS = ('NHWC', 'HWIO', 'NHWC')
 # Convolutions with fewer channels than this on one side (images: 1, 3 or 6 channels; a
 # PatchGAN's 1-channel output) and at least 4 times as many on the other run as one matmul
-# over shifted copies, not through cuDNN: its
-# kernels for them reached 8-24 TFLOP/s on an H200 (fwd + bwd of CycleGAN's 7x7 64->3
-# convolution: 7.3 ms in float32, 3.5 ms in bfloat16, at batch 16 and 256 px).
+# over shifted copies, not through cuDNN, whose kernels for them reached 8-24 TFLOP/s on an
+# H200 (fwd + bwd of CycleGAN's 7x7 64->3 convolution: 7.3 ms in float32, 3.5 ms in bfloat16
+# at batch 16 and 256 px; a 3x3 256->256 one of 8x the FLOPs took 1.0 ms).
 SMALL_CHANNELS = 8
 
 
@@ -343,11 +343,13 @@ _overlap_add.defvjp(_overlap_add_fwd, _overlap_add_bwd)
 
 def _conv_few_outputs(x: Array, kernel: Array) -> Array:
   # Each tap's contribution at every input pixel (one matmul), then summed at the output
-  # pixels they land on. Stride 1 only.
+  # pixels they land on (stride 1 only), in float32 as cuDNN accumulates: in bfloat16 each of
+  # the k*k - 1 additions would round to 8 bits.
   k, _, c_in, c_out = kernel.shape
   n, height, width, _ = x.shape
-  z = x @ kernel.transpose(2, 0, 1, 3).reshape(c_in, k * k * c_out)
-  return _overlap_add(z.reshape(n, height, width, k, k, c_out), k)
+  w = kernel.transpose(2, 0, 1, 3).reshape(c_in, k * k * c_out)
+  z = jnp.matmul(x, w, preferred_element_type=jnp.float32)
+  return _overlap_add(z.reshape(n, height, width, k, k, c_out), k).astype(x.dtype)
 
 
 def conv(x: Array, kernel: Array, stride: int = 1, padding: int = 0) -> Array:

@@ -194,7 +194,8 @@ def train(config, workdir, *, on_step=None):
   writer = visualize.Writer(workdir / 'tensorboard', enabled=primary)
   if primary:
     print(
-      f'{config.model} {config.name}: {dataset.num_examples} training examples, '
+      f'{config.model} {config.name}: {dataset.num_examples} training examples'
+      f'{" (decoded and resized once, held in memory)" if dataset.in_memory else ""}, '
       f'{spe} steps an epoch, {total} steps on {mesh.devices.size} device(s)\n'
       f'  {"resuming at step " + str(start) if start else "starting at step 0"}\n'
       f'  checkpoints: {ckpt.directory} (every {config.checkpoint_every} steps, keeps '

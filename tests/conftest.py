@@ -41,6 +41,8 @@ def shared_data_dir():
 # cannot do this with pytest 9.2: it renames the tests' nodeids, which pytest 9.2 no longer
 # allows, so its groups are silently ignored.)
 SPREAD_FILES = {
+  'test_benchmark.py',
+  'test_bfloat16.py',
   'test_bicyclegan.py',
   'test_bicyclegan_end_to_end.py',
   'test_cli_errors.py',
@@ -69,6 +71,8 @@ LONG_UNITS = {
   'test_train_distributed.py': 85,
   'models_cyclegan': 85,
   'test_munit_end_to_end.py': 75,
+  'test_bfloat16.py::test_bfloat16_steps_stay_close_to_float32': 70,
+  'test_benchmark.py::test_benchmark_cli_times_step_input_and_loop': 50,
   'test_train.py::test_pix2pix_end_to_end_then_resume': 70,
   'models_pix2pix': 65,
   'test_bicyclegan_end_to_end.py::test_end_to_end': 65,

@@ -370,3 +370,39 @@ def test_batch_size_must_divide_over_processes(root):
   config.batch_size = 3
   with pytest.raises(errors.ConfigError, match='batch_size 3 is not a positive multiple of the'):
     _build(config, process_index=0, process_count=2)
+
+
+@pytest.mark.parametrize(
+  'mode,overrides',
+  [
+    ('aligned', dict(preprocess='resize_and_crop', load_size=20, crop_size=16)),
+    (
+      'unaligned',
+      dict(
+        direction='BtoA', output_nc=1, preprocess='scale_width_and_crop', load_size=18, crop_size=12
+      ),
+    ),
+    ('unaligned', dict(crop_width=12)),
+  ],
+)
+def test_in_memory_training_stream_is_the_decoding_stream(root, mode, overrides):
+  # Decoded and resized once, held in memory: the same batches as decoding every time.
+  held = _build(_config(root, mode, **overrides))
+  decoded = _build(_config(root, mode, cache_mb=0, **overrides))
+  assert held.in_memory and not decoded.in_memory
+  for got, want in zip(_examples(held, 7), _examples(decoded, 7), strict=True):
+    assert got.keys() == want.keys()
+    for key in got:
+      np.testing.assert_array_equal(got[key], want[key])
+
+
+def test_in_memory_only_within_the_budget(root):
+  # 20x24x3 bytes an image, 5 images: over a budget of 1e-4 MB (105 bytes).
+  assert not _build(_config(root, cache_mb=1e-4)).in_memory
+  assert _build(_config(root, cache_mb=1)).in_memory
+
+
+def test_corrupt_training_image_is_named_when_held_in_memory(root, tmp_path):
+  path = _bad_folder(tmp_path, 'bad.jpg', b'\xff\xd8 not really a jpeg')
+  with pytest.raises(errors.InputError, match=rf'^{path}: not a readable image'):
+    _build(_config(root, dataroot=str(tmp_path), crop_size=8))

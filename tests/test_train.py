@@ -203,6 +203,7 @@ class _FakeData:
 
     class Dataset:
       num_examples, steps_per_epoch = outer.num_examples, outer.steps_per_epoch
+      in_memory = False
 
       def batches(self, start=0):
         for i in itertools.count(start) if train else range(1):

@@ -106,8 +106,10 @@ def layers_case(args, spec, tag):
   for name, dtype, compiled, fn_args, flops in ready:
     s = layer_bench.bench(compiled, fn_args, min_s=0.15, blocks=3)
     results.append({'case': name, 'dtype': dtype, 'ms': s * 1e3, 'tflops': flops / s / 1e12})
-    lines.append(f'{name:18s} {dtype:9s} {s * 1e3:9.3f} ms {flops / 1e9:9.2f} GFLOP '
-                 f'{flops / s / 1e12:7.1f} TFLOP/s')
+    lines.append(
+      f'{name:18s} {dtype:9s} {s * 1e3:9.3f} ms {flops / 1e9:9.2f} GFLOP '
+      f'{flops / s / 1e12:7.1f} TFLOP/s'
+    )
   run, pool_args = layer_bench.pool_case(batch)
   s = layer_bench.bench(run, pool_args, min_s=0.15, blocks=3)
   lines.append(f'{"image_pool":18s} {"":9s} {s * 1e3:9.3f} ms')
@@ -163,16 +165,35 @@ def driver(args):
 def start_wave(args, cases, sync, work):
   procs = {}
   for case in cases:
-    env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE='false',
-               XLA_PYTHON_CLIENT_MEM_FRACTION=str(args.mem_fraction), PYTHONUNBUFFERED='1',
-               TF_CPP_MIN_LOG_LEVEL='3')
+    env = dict(
+      os.environ,
+      XLA_PYTHON_CLIENT_PREALLOCATE='false',
+      XLA_PYTHON_CLIENT_MEM_FRACTION=str(args.mem_fraction),
+      PYTHONUNBUFFERED='1',
+      TF_CPP_MIN_LOG_LEVEL='3',
+    )
     if '|' in case:
       env['XLA_FLAGS'] = (env.get('XLA_FLAGS', '') + ' ' + case.split('|', 1)[1]).strip()
-    cmd = [sys.executable, __file__, '--worker', '--case', case, '--sync', sync, '--work', work,
-           '--n_cases', str(len(cases)), '--ready_wait', str(args.ready_wait), '--top',
-           str(args.top)]
-    procs[case] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, env=env)
+    cmd = [
+      sys.executable,
+      __file__,
+      '--worker',
+      '--case',
+      case,
+      '--sync',
+      sync,
+      '--work',
+      work,
+      '--n_cases',
+      str(len(cases)),
+      '--ready_wait',
+      str(args.ready_wait),
+      '--top',
+      str(args.top),
+    ]
+    procs[case] = subprocess.Popen(
+      cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
   return procs
 
 
@@ -212,8 +233,10 @@ def write_outputs(args, work, t0, results, logs):
 
 
 def summarize(results):
-  print(f'{"case":52s} {"ms/step":>9s} {"img/s":>8s} {"TFLOP/s":>8s} {"MFU":>6s} {"compile":>8s} '
-        f'{"peakGB":>7s}')
+  print(
+    f'{"case":52s} {"ms/step":>9s} {"img/s":>8s} {"TFLOP/s":>8s} {"MFU":>6s} {"compile":>8s} '
+    f'{"peakGB":>7s}'
+  )
   for r in results:
     if 'error' in r:
       print(f'{r["case"]:52s} ERROR {r["error"][:200]}')
@@ -222,9 +245,11 @@ def summarize(results):
       print(f'{r["case"]:52s} ({len(r["layers"])} layer timings in layers.txt)')
       continue
     mfu = r.get('mfu')
-    print(f'{r["case"]:52s} {r["step_s"] * 1e3:9.2f} {r["images_per_s"]:8.1f} '
-          f'{r.get("tflops_per_s") or 0:8.1f} {100 * (mfu or 0):5.1f}% {r["compile_s"]:8.1f} '
-          f'{(r.get("peak_bytes") or 0) / 2**30:7.2f}')
+    print(
+      f'{r["case"]:52s} {r["step_s"] * 1e3:9.2f} {r["images_per_s"]:8.1f} '
+      f'{r.get("tflops_per_s") or 0:8.1f} {100 * (mfu or 0):5.1f}% {r["compile_s"]:8.1f} '
+      f'{(r.get("peak_bytes") or 0) / 2**30:7.2f}'
+    )
 
 
 def main():

@@ -85,8 +85,9 @@ class ConvTPhases(nn.Module):
     )
     bias = self.param('bias', nn.initializers.zeros, (self.features,))
     k = kernel.astype(self.dtype)
-    y = conv_transpose_phases(x.astype(self.dtype), k, self.stride, self.padding,
-                              self.output_padding)
+    y = conv_transpose_phases(
+      x.astype(self.dtype), k, self.stride, self.padding, self.output_padding
+    )
     return y + bias.astype(self.dtype)
 
 
@@ -149,42 +150,66 @@ def cases(dtype):
   pad3 = layers.pad_layer(3)
   return {
     'c7in': (seq(pad3, layers.conv2d(64, 7, **init), inorm, layers.relu), (256, 256, 3)),
-    'c7in_pad8': (seq(pad3, functools.partial(PadChannels, 64, 7, pad_in=8, dtype=dtype), inorm,
-                      layers.relu), (256, 256, 3)),
+    'c7in_pad8': (
+      seq(pad3, functools.partial(PadChannels, 64, 7, pad_in=8, dtype=dtype), inorm, layers.relu),
+      (256, 256, 3),
+    ),
     'c7out': (seq(pad3, layers.conv2d(3, 7, **init), layers.tanh), (256, 256, 64)),
-    'c7out_pad8': (seq(pad3, functools.partial(PadChannels, 3, 7, pad_out=8, dtype=dtype),
-                       layers.tanh), (256, 256, 64)),
-    'c7out_pad16': (seq(pad3, functools.partial(PadChannels, 3, 7, pad_out=16, dtype=dtype),
-                        layers.tanh), (256, 256, 64)),
+    'c7out_pad8': (
+      seq(pad3, functools.partial(PadChannels, 3, 7, pad_out=8, dtype=dtype), layers.tanh),
+      (256, 256, 64),
+    ),
+    'c7out_pad16': (
+      seq(pad3, functools.partial(PadChannels, 3, 7, pad_out=16, dtype=dtype), layers.tanh),
+      (256, 256, 64),
+    ),
     'down64': (seq(layers.conv2d(128, 3, 2, 1, **init), inorm, layers.relu), (256, 256, 64)),
     'down128': (seq(layers.conv2d(256, 3, 2, 1, **init), inorm, layers.relu), (128, 128, 128)),
-    'resblock': (functools.partial(generators.ResnetBlock, 256, 'reflect', inorm, False, True,
-                                   dtype=dtype), (64, 64, 256)),
+    'resblock': (
+      functools.partial(generators.ResnetBlock, 256, 'reflect', inorm, False, True, dtype=dtype),
+      (64, 64, 256),
+    ),
     'conv3_valid': (seq(layers.conv2d(256, 3, **init)), (66, 66, 256)),
     'conv3_zero': (seq(layers.conv2d(256, 3, 1, 1, **init)), (64, 64, 256)),
     'reflect_conv3': (seq(layers.pad_layer(1), layers.conv2d(256, 3, **init)), (64, 64, 256)),
     'inorm_relu': (seq(inorm, layers.relu), (64, 64, 256)),
-    'inorm1p_relu': (seq(functools.partial(InstanceNormOnePass, dtype=dtype), layers.relu),
-                     (64, 64, 256)),
+    'inorm1p_relu': (
+      seq(functools.partial(InstanceNormOnePass, dtype=dtype), layers.relu),
+      (64, 64, 256),
+    ),
     'inorm_relu_256px': (seq(inorm, layers.relu), (256, 256, 64)),
     'reflect_pad1': (seq(layers.pad_layer(1)), (64, 64, 256)),
-    'convT128': (seq(layers.conv_transpose2d(128, 3, 2, 1, 1, **init), inorm, layers.relu),
-                 (64, 64, 256)),
-    'convT128_phases': (seq(functools.partial(ConvTPhases, 128, 3, 2, 1, 1, dtype=dtype), inorm,
-                            layers.relu), (64, 64, 256)),
-    'convT64': (seq(layers.conv_transpose2d(64, 3, 2, 1, 1, **init), inorm, layers.relu),
-                (128, 128, 128)),
-    'convT64_phases': (seq(functools.partial(ConvTPhases, 64, 3, 2, 1, 1, dtype=dtype), inorm,
-                           layers.relu), (128, 128, 128)),
-    'unet_up4': (seq(layers.relu, layers.conv_transpose2d(64, 4, 2, 1, **init), inorm),
-                 (64, 64, 256)),
-    'unet_up4_phases': (seq(layers.relu, functools.partial(ConvTPhases, 64, 4, 2, 1, 0,
-                                                           dtype=dtype), inorm), (64, 64, 256)),
+    'convT128': (
+      seq(layers.conv_transpose2d(128, 3, 2, 1, 1, **init), inorm, layers.relu),
+      (64, 64, 256),
+    ),
+    'convT128_phases': (
+      seq(functools.partial(ConvTPhases, 128, 3, 2, 1, 1, dtype=dtype), inorm, layers.relu),
+      (64, 64, 256),
+    ),
+    'convT64': (
+      seq(layers.conv_transpose2d(64, 3, 2, 1, 1, **init), inorm, layers.relu),
+      (128, 128, 128),
+    ),
+    'convT64_phases': (
+      seq(functools.partial(ConvTPhases, 64, 3, 2, 1, 1, dtype=dtype), inorm, layers.relu),
+      (128, 128, 128),
+    ),
+    'unet_up4': (
+      seq(layers.relu, layers.conv_transpose2d(64, 4, 2, 1, **init), inorm),
+      (64, 64, 256),
+    ),
+    'unet_up4_phases': (
+      seq(layers.relu, functools.partial(ConvTPhases, 64, 4, 2, 1, 0, dtype=dtype), inorm),
+      (64, 64, 256),
+    ),
     'd_first': (seq(layers.conv2d(64, 4, 2, 1, **init), layers.leaky_relu), (256, 256, 3)),
     'd_mid': (seq(layers.conv2d(256, 4, 2, 1, **init), inorm, layers.leaky_relu), (64, 64, 128)),
     'd_last': (seq(layers.conv2d(1, 4, 1, 1, **init)), (31, 31, 512)),
-    'd_last_pad8': (seq(functools.partial(PadChannels, 1, 4, 1, 1, pad_out=8, dtype=dtype)),
-                    (31, 31, 512)),
+    'd_last_pad8': (
+      seq(functools.partial(PadChannels, 1, 4, 1, 1, pad_out=8, dtype=dtype)),
+      (31, 31, 512),
+    ),
   }
 
 
@@ -282,11 +307,22 @@ def main():
   results = []
   for name, dtype_name, compiled, fn_args, flops in ready:
     s = bench(compiled, fn_args)
-    results.append({'case': name, 'dtype': dtype_name, 'batch': args.batch, 'ms': s * 1e3,
-                    'gflop': flops / 1e9, 'tflops': flops / s / 1e12})
+    results.append(
+      {
+        'case': name,
+        'dtype': dtype_name,
+        'batch': args.batch,
+        'ms': s * 1e3,
+        'gflop': flops / 1e9,
+        'tflops': flops / s / 1e12,
+      }
+    )
     r = results[-1]
-    print(f'{name:18s} {dtype_name:9s} {r["ms"]:9.3f} ms {r["gflop"]:9.2f} GFLOP '
-          f'{r["tflops"]:7.1f} TFLOP/s', flush=True)
+    print(
+      f'{name:18s} {dtype_name:9s} {r["ms"]:9.3f} ms {r["gflop"]:9.2f} GFLOP '
+      f'{r["tflops"]:7.1f} TFLOP/s',
+      flush=True,
+    )
   run, pool_args = pool_case(args.batch)
   s = bench(run, pool_args)
   results.append({'case': 'image_pool', 'batch': args.batch, 'ms': s * 1e3})

@@ -188,6 +188,7 @@ class UnetGeneratorZ(nn.Module):
     upsample: 'basic' (transposed conv) | 'bilinear'.
     init_type, init_gain: weight initialisation (`layers.kernel_init`).
     dtype: compute dtype; parameters are float32.
+    remat: recompute each level's activations in the backward pass (`jax.checkpoint`).
   """
 
   output_nc: int = 3
@@ -202,6 +203,7 @@ class UnetGeneratorZ(nn.Module):
   init_type: str = 'xavier'
   init_gain: float = 0.02
   dtype: Any = jnp.float32
+  remat: bool = False
 
   @nn.compact
   def __call__(self, x: Array, z: Array | None = None, train: bool = False) -> Array:
@@ -220,6 +222,7 @@ class UnetGeneratorZ(nn.Module):
     if where_add not in WHERE_ADD:
       raise ConfigError(f'unknown where_add {where_add!r}; known: {", ".join(WHERE_ADD)}')
     block_cls = UnetBlock if where_add == 'input' else UnetBlockWithZ
+    block_cls = nn.remat(block_cls) if self.remat else block_cls
     init = dict(init_type=self.init_type, init_gain=self.init_gain, dtype=self.dtype)
     level = functools.partial(
       block_cls,
@@ -469,6 +472,7 @@ def define_G(config, output_nc: int) -> nn.Module:
     use_dropout=not config.no_dropout,
     where_add=config.where_add,
     upsample=config.upsample,
+    remat=config.get('remat', False),
     **_common(config),
   )
 

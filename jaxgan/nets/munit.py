@@ -236,7 +236,7 @@ class ResBlock(nn.Module):
 
 
 class ResBlocks(nn.Module):
-  """`num_blocks` ResBlocks in a Sequential named 'model'."""
+  """`num_blocks` ResBlocks in a Sequential named 'model' (remat: each `jax.checkpoint`ed)."""
 
   num_blocks: int
   dim: int
@@ -245,11 +245,18 @@ class ResBlocks(nn.Module):
   pad_type: str = 'zero'
   init_type: str = 'kaiming'
   dtype: Any = jnp.float32
+  remat: bool = False
 
   @nn.compact
   def __call__(self, x: Array, adain_params: Array | None = None) -> Array:
     block = functools.partial(
-      ResBlock, self.dim, self.norm, self.activation, self.pad_type, self.init_type, self.dtype
+      nn.remat(ResBlock) if self.remat else ResBlock,
+      self.dim,
+      self.norm,
+      self.activation,
+      self.pad_type,
+      self.init_type,
+      self.dtype,
     )
     sizes = (_resblock_adain(self.norm, self.dim),) * self.num_blocks
     return Chain([block] * self.num_blocks, sizes, name='model')(x, adain_params)
@@ -325,6 +332,7 @@ class ContentEncoder(nn.Module):
   pad_type: str = 'zero'
   init_type: str = 'kaiming'
   dtype: Any = jnp.float32
+  remat: bool = False
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
@@ -343,7 +351,15 @@ class ContentEncoder(nn.Module):
       dim *= 2
     model.append(
       functools.partial(
-        ResBlocks, self.n_res, dim, self.norm, self.activ, self.pad_type, self.init_type, self.dtype
+        ResBlocks,
+        self.n_res,
+        dim,
+        self.norm,
+        self.activ,
+        self.pad_type,
+        self.init_type,
+        self.dtype,
+        self.remat,
       )
     )
     return layers.Sequential(model, name='model')(x).astype(jnp.float32)
@@ -361,6 +377,7 @@ class Decoder(nn.Module):
   pad_type: str = 'zero'
   init_type: str = 'kaiming'
   dtype: Any = jnp.float32
+  remat: bool = False
 
   def num_adain_params(self) -> int:
     """The MLP's output size: 2 x channels for each AdaIN layer."""
@@ -386,6 +403,7 @@ class Decoder(nn.Module):
         self.pad_type,
         self.init_type,
         self.dtype,
+        self.remat,
       )
     ]
     sizes = [self.num_adain_params()]
@@ -458,14 +476,16 @@ class AdaINGen(nn.Module):
   mlp_dim: int = 256
   init_type: str = 'kaiming'
   dtype: Any = jnp.float32
+  remat: bool = False
 
   def setup(self):
     kw = dict(activ=self.activ, pad_type=self.pad_type, init_type=self.init_type, dtype=self.dtype)
     # The style encoder's 4 downsamplings are fixed in the official AdaINGen.
     self.enc_style = StyleEncoder(4, self.dim, self.style_dim, 'none', **kw)
-    self.enc_content = ContentEncoder(self.n_downsample, self.n_res, self.dim, 'in', **kw)
+    res = dict(kw, remat=self.remat)
+    self.enc_content = ContentEncoder(self.n_downsample, self.n_res, self.dim, 'in', **res)
     content_dim = self.dim * 2**self.n_downsample
-    self.dec = Decoder(self.n_downsample, self.n_res, content_dim, self.input_dim, 'adain', **kw)
+    self.dec = Decoder(self.n_downsample, self.n_res, content_dim, self.input_dim, 'adain', **res)
     num_adain = self.n_res * _resblock_adain('adain', content_dim)
     self.mlp = MLP(
       num_adain, self.mlp_dim, 3, self.activ, init_type=self.init_type, dtype=self.dtype
@@ -593,6 +613,7 @@ def define_gen(config, input_dim: int) -> AdaINGen:
     mlp_dim=gen.mlp_dim,
     init_type=config.init,
     dtype=layers.get_dtype(config.compute_dtype),
+    remat=config.get('remat', False),
   )
 
 
