@@ -15,22 +15,34 @@ TINY = {
   'bicyclegan': 'bicyclegan_shapes',
   'munit': 'munit_shapes',
 }
-STEPS = 2
+STEPS = 3  # the later steps' losses are of the nets the earlier steps updated
 
 
-def _run(name, dtype):
+def _run(name, dtype, initial=None):
+  """STEPS steps of the model's tiny config in `dtype` from `initial`'s values (or fresh)."""
   config = importlib.import_module(f'configs.{TINY[name]}').get_config('tiny')
+  # Fewer ops to compile on 2 CPU cores; every kind of layer stays (transposed convolutions,
+  # instance and batch norm, AdaIN, the encoders).
+  if name == 'bicyclegan':
+    config.update(where_add='input', num_Ds=1)
+  if name == 'munit':
+    config.dis.num_scales = 1
   config.compute_dtype = dtype
   model = models.get(config.model)
-  state = jax.jit(lambda: model.create(config, jax.random.PRNGKey(0), 100))()
+  create = lambda: model.create(config, jax.random.PRNGKey(0), 100)  # noqa: E731
+  if initial is None:
+    state = jax.jit(create)()
+  else:  # the same values; the dtype lives in the static nets and config
+    state = jax.tree.unflatten(jax.tree.structure(jax.eval_shape(create)), initial)
+  initial_values = jax.tree.leaves(state)
   batch = benchmark.synthetic_batch(config, config.batch_size)
-  step = jax.jit(model.train_step)
+  traced = jax.jit(model.train_step).trace(state, batch)  # traced once: run and inspected
+  step = traced.lower().compile()
   history = []
   for _ in range(STEPS):
     state, metrics = step(state, batch)
     history.append(jax.device_get(metrics))
-  jaxpr = jax.make_jaxpr(model.train_step)(state, batch).jaxpr
-  return state, history, jaxpr
+  return state, history, traced.jaxpr.jaxpr, initial_values
 
 
 def _dtypes_of_convolutions(jaxpr):
@@ -49,8 +61,8 @@ def _dtypes_of_convolutions(jaxpr):
 @pytest.mark.slow
 @pytest.mark.parametrize('name', sorted(TINY))
 def test_bfloat16_steps_stay_close_to_float32(name):
-  state32, losses32, _ = _run(name, 'float32')
-  state16, losses16, jaxpr16 = _run(name, 'bfloat16')
+  _, losses32, _, initial = _run(name, 'float32')
+  state16, losses16, jaxpr16, _ = _run(name, 'bfloat16', initial)
   # The nets compute in bfloat16 (convolutions and matmuls), the state stays float32.
   assert jnp.dtype(jnp.bfloat16) in _dtypes_of_convolutions(jaxpr16)
   for leaf in jax.tree.leaves(state16.params):
@@ -60,11 +72,3 @@ def test_bfloat16_steps_stay_close_to_float32(name):
       assert np.isfinite(l16[key]), (step, key)
       # bfloat16 keeps 8 bits: losses agree to a few percent (or a few thousandths near 0).
       assert abs(l16[key] - value) <= 0.05 * abs(value) + 5e-3, (step, key, value, l16[key])
-  # After the steps the nets translate alike (Adam's first steps move each parameter by about
-  # +-lr whatever its gradient's size, so the parameters themselves are no measure).
-  model = models.get(state32.config.model)
-  batch = benchmark.synthetic_batch(state32.config, state32.config.batch_size, seed=1)
-  out32 = jax.device_get(model.sample(state32, batch))
-  out16 = jax.device_get(model.sample(state16, batch))
-  gaps = {k: float(np.mean(np.abs(out16[k] - out32[k]))) for k in out32 if not k.startswith('real')}
-  assert max(gaps.values()) < 0.03, gaps
