@@ -39,12 +39,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   cli.quiet_logging()
-  if len(argv) > 1:
-    cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
-  config = FLAGS.config
-  if config is None:
-    cli.fail(f'give --model ({" | ".join(models.names())}) or --config=configs/<name>.py')
-  cli.check_model(FLAGS.model, config)
+  config = cli.run_config(argv, FLAGS.model, FLAGS.config)
   for name in ('warmup', 'blocks', 'input_batches', 'end_to_end'):
     if FLAGS[name].value < (1 if name == 'blocks' else 0):
       cli.fail(f'--{name} must be >= {1 if name == "blocks" else 0}, got {FLAGS[name].value}')

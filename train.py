@@ -31,14 +31,9 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   cli.quiet_logging()
-  if len(argv) > 1:
-    cli.fail(f'unexpected arguments: {" ".join(argv[1:])}')
-  config = FLAGS.config
-  if config is None:
-    cli.fail(f'give --model ({" | ".join(models.names())}) or --config=configs/<name>.py')
+  config = cli.run_config(argv, FLAGS.model, FLAGS.config)
   if not FLAGS.workdir:
     cli.fail('give --workdir=DIR, the directory for checkpoints, samples and logs')
-  cli.check_model(FLAGS.model, config)
   cli.quiet_environment()
   from jaxgan import train_lib  # noqa: PLC0415 - imports JAX and TensorFlow: after the flags
 

@@ -98,6 +98,16 @@ def parse_flags(argv):
   return rest
 
 
+def run_config(argv, model, config):
+  """The config a train.py-like command runs: no stray arguments, a config, --model agreeing."""
+  if len(argv) > 1:
+    fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  if config is None:
+    fail(f'give --model ({" | ".join(models.names())}) or --config=configs/<name>.py')
+  check_model(model, config)
+  return config
+
+
 def check_model(model, config):
   """--model, when given, must name the config's model (an alias such as cycle_gan counts)."""
   if model and models.get(model) is not models.get(config.model):

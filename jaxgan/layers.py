@@ -366,6 +366,14 @@ def conv(x: Array, kernel: Array, stride: int = 1, padding: int = 0) -> Array:
   return jax.lax.conv_general_dilated(x, kernel, (stride, stride), p, dimension_numbers=_DIMENSIONS)
 
 
+def _add_bias(module: nn.Module, y: Array) -> Array:
+  """y plus the module's zero-initialised `bias` parameter when it has one (`use_bias`)."""
+  if not module.use_bias:
+    return y
+  bias = module.param('bias', nn.initializers.zeros, (module.features,), PARAM_DTYPE)
+  return y + bias.astype(module.dtype)
+
+
 class Conv2d(nn.Module):
   """`torch.nn.Conv2d` on NHWC, with `nn.Conv`'s parameters: `kernel` (kh, kw, in, out), `bias`.
 
@@ -385,11 +393,7 @@ class Conv2d(nn.Module):
     k = self.kernel_size
     kernel = self.param('kernel', self.kernel_init, (k, k, x.shape[-1], self.features), PARAM_DTYPE)
     y = conv(x.astype(self.dtype), kernel.astype(self.dtype), self.stride, self.padding)
-    if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros, (self.features,), PARAM_DTYPE).astype(
-        self.dtype
-      )
-    return y
+    return _add_bias(self, y)
 
 
 def conv2d(
@@ -492,11 +496,7 @@ class ConvTranspose2d(nn.Module):
     kernel = self.param('kernel', self.kernel_init, (k, k, self.features, x.shape[-1]), PARAM_DTYPE)
     out_hw = tuple((size - 1) * s - 2 * p + k + self.output_padding for size in x.shape[1:3])
     y = conv_transpose(x.astype(self.dtype), kernel.astype(self.dtype), s, p, out_hw)
-    if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros, (self.features,), PARAM_DTYPE).astype(
-        self.dtype
-      )
-    return y
+    return _add_bias(self, y)
 
 
 def conv_transpose2d(
