@@ -6,9 +6,9 @@
   python benchmark.py --model=pix2pix --end_to_end=50  # + the training loop with its data
 
 The step is timed on synthetic batches of the config's shapes already on the device (median of
---blocks timed blocks after --warmup steps); FLOPs come from XLA's cost analysis of the
-compiled program, MFU from the device kind's peak (--peak_tflops overrides). The step timing
-imports no TensorFlow. docs/performance.md explains the numbers and holds measured ones.
+--blocks timed blocks after --warmup steps); FLOPs are the step's convolutions and matmuls
+(counted in its jaxpr), MFU is against the device kind's peak (--peak_tflops overrides). The
+step timing imports no TensorFlow. docs/performance.md explains the numbers and holds measured ones.
 """
 
 import sys

@@ -2,8 +2,8 @@
 
 `time_step` compiles the model's data-parallel train step (the one train.py runs) for the
 config's shapes and times it on synthetic batches already on the device: compile time, the
-median of several timed blocks after warm-up, the FLOPs XLA counts in the compiled program,
-achieved TFLOP/s and MFU against the device's peak, and the peak device memory. It imports no
+median of several timed blocks after warm-up, the FLOPs of its convolutions and matmuls,
+achieved TFLOP/s and MFU against the device's peak, and the step's memory. It imports no
 TensorFlow, so it runs on an accelerator host that has none. `time_input` times the config's
 real tf.data pipeline alone; `time_end_to_end` the training loop with its data.
 """
@@ -22,7 +22,7 @@ import jax
 import jax.extend
 import numpy as np
 
-from jaxgan import models, parallel
+from jaxgan import layers, models, parallel
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
 
@@ -62,24 +62,19 @@ def peak_tflops(device_kind: str, compute_dtype: str) -> float | None:
   return None
 
 
-def image_shape(config) -> tuple[int, int]:
-  """(height, width) the config trains on."""
-  return ts.image_size(config)
-
-
 def describe(config) -> dict:
   """What a result is of: model, dtype, global batch, image size."""
   return {
     'model': config.model,
     'compute_dtype': config.compute_dtype,
     'batch_size': int(config.batch_size),
-    'image_size': list(image_shape(config)),
+    'image_size': list(ts.image_size(config)),
   }
 
 
 def synthetic_batch(config, batch_size: int, seed: int = 0) -> dict[str, np.ndarray]:
   """Uniform [-1, 1] images of the shapes the config's pipeline yields ('A' and 'B')."""
-  height, width = image_shape(config)
+  height, width = ts.image_size(config)
   rng = np.random.default_rng(seed)
   channels = {'A': config.data.input_nc, 'B': config.data.output_nc}
   return {
@@ -258,7 +253,7 @@ def measure_step(
     os.makedirs(profile_dir, exist_ok=True)
     with jax.profiler.trace(profile_dir):
       run(5)
-  result = {k: v for k, v in facts.items() if k != 'hlo'}
+  result = _result(facts)
   step_s = statistics.median(times)
   device = jax.devices()[0]
   if peak is None:
@@ -273,9 +268,6 @@ def measure_step(
     tflops_per_s=tflops,
     peak_tflops_per_device=peak,
     mfu=tflops / (peak * facts['devices']) if tflops and peak else None,
-    # What the step needs (arguments, outputs, temporaries) where XLA reports it; the
-    # allocator's peak also holds what compilation's autotuning took (tens of GB on a GPU).
-    peak_bytes=facts['compiled_bytes'],
     device_peak_bytes=_device_peak_bytes(device),
   )
   if result['peak_bytes'] is None:
@@ -283,12 +275,17 @@ def measure_step(
   return result
 
 
+def _result(facts: dict) -> dict:
+  # peak_bytes: what the step needs (arguments, outputs, temporaries) where XLA reports it;
+  # the allocator's peak also holds what compilation's autotuning took (GBs on a GPU).
+  result = {k: v for k, v in facts.items() if k != 'hlo'}
+  result['peak_bytes'] = facts['compiled_bytes']
+  return result
+
+
 def compile_step(config) -> dict:
   """What `prepare_step` learns without running: compile time, FLOPs, the step's memory."""
-  _, facts = prepare_step(config)
-  result = {k: v for k, v in facts.items() if k != 'hlo'}
-  result['peak_bytes'] = result['compiled_bytes']
-  return result
+  return _result(prepare_step(config)[1])
 
 
 def time_step(config, **kwargs) -> dict:
@@ -417,8 +414,7 @@ def check_config(config) -> None:
   """One line for options the benchmark cannot time."""
   if config.batch_size < 1:
     raise ConfigError(f'batch_size must be >= 1, got {config.batch_size}')
-  if config.compute_dtype not in ('float32', 'bfloat16'):
-    raise ConfigError(f'unknown compute_dtype {config.compute_dtype!r}; known: bfloat16, float32')
+  layers.get_dtype(config.compute_dtype)
 
 
 def profile_table(profile_dir: str, top: int = 40) -> str:

@@ -352,6 +352,12 @@ def _conv_few_outputs(x: Array, kernel: Array) -> Array:
   return _overlap_add(z.reshape(n, height, width, k, k, c_out), k).astype(x.dtype)
 
 
+def _conv(x: Array, kernel: Array, stride: int, padding: int) -> Array:
+  """torch's `conv2d` through XLA's convolution (cuDNN on GPUs)."""
+  p = ((padding, padding), (padding, padding))
+  return jax.lax.conv_general_dilated(x, kernel, (stride, stride), p, dimension_numbers=_DIMENSIONS)
+
+
 def conv(x: Array, kernel: Array, stride: int = 1, padding: int = 0) -> Array:
   """torch's `conv2d` (zero padding) on NHWC x and an HWIO kernel, in x's dtype."""
   k, _, c_in, c_out = kernel.shape
@@ -362,8 +368,7 @@ def conv(x: Array, kernel: Array, stride: int = 1, padding: int = 0) -> Array:
     if c_in < c_out:
       return _conv_few_inputs(x, kernel, stride)
     return _conv_few_outputs(x, kernel)
-  p = ((padding, padding), (padding, padding))
-  return jax.lax.conv_general_dilated(x, kernel, (stride, stride), p, dimension_numbers=_DIMENSIONS)
+  return _conv(x, kernel, stride, padding)
 
 
 def _add_bias(module: nn.Module, y: Array) -> Array:
@@ -424,14 +429,8 @@ def conv2d(
   )
 
 
-def _conv(z: Array, kernel: Array, stride: int, padding: int) -> Array:
-  """The stride-`stride` convolution whose input gradient a transposed convolution is."""
-  p = ((padding, padding), (padding, padding))
-  return jax.lax.conv_general_dilated(z, kernel, (stride, stride), p, dimension_numbers=_DIMENSIONS)
-
-
 def _transposed_conv(x, kernel, stride, padding, out_hw):
-  # y = C^T x for the linear map C(z) = conv(z, kernel): torch's ConvTranspose2d definition.
+  # y = C^T x for the linear map C(z) = _conv(z, kernel): torch's ConvTranspose2d definition.
   n, _, _, _ = x.shape
   z = jax.ShapeDtypeStruct((n, *out_hw, kernel.shape[2]), x.dtype)
   (y,) = jax.linear_transpose(lambda z: _conv(z, kernel, stride, padding), z)(x)

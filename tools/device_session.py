@@ -32,18 +32,16 @@ import time
 import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = {
-  'pix2pix': 'configs/pix2pix_facades.py',
-  'cyclegan': 'configs/cyclegan_horse2zebra.py',
-  'bicyclegan': 'configs/bicyclegan_edges2shoes.py',
-  'munit': 'configs/munit_edges2shoes.py',
-}
 
 
 def load_config(model, dtype, batch):
+  """The model's paper config (train.py's default for --model) at 256 px."""
   import importlib.util  # noqa: PLC0415
 
-  spec = importlib.util.spec_from_file_location('cfg', os.path.join(ROOT, CONFIGS[model]))
+  from jaxgan import cli  # noqa: PLC0415
+
+  path = cli.CONFIGS / cli.DEFAULT_CONFIGS[model]
+  spec = importlib.util.spec_from_file_location('cfg', path)
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
   config = mod.get_config()

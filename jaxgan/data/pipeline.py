@@ -365,18 +365,22 @@ def _table_stream(tables, mode, *, train, serial, shard, seeds, steps, local_bat
   return make
 
 
+def _to_channels(image, key, data):
+  """RGB, then gray where the model's domain `key` ('A' input, 'B' output) has 1 channel."""
+  image = transforms.to_rgb(image, name=f'{data.source} {key}')
+  channels = data.input_nc if key == 'A' else data.output_nc
+  return transforms.grayscale(image) if channels == 1 else image
+
+
 def _prepare(example, data, mode, load_size):
   """The deterministic part of `_process`: channels and the resize (no crop, no flip)."""
-  channels = {'A': data.input_nc, 'B': data.output_nc}
   out = {}
   for key, value in example.items():
     if key.endswith('_paths'):
       out[key] = value
       continue
     final = _swap(key) if data.direction == 'BtoA' and mode != 'single' else key
-    image = transforms.to_rgb(value, name=f'{data.source} {final}')
-    if channels[final] == 1:
-      image = transforms.grayscale(image)
+    image = _to_channels(value, final, data)
     height, width = transforms.resized_size(tf.shape(image)[0], tf.shape(image)[1], data, load_size)
     out[key] = image if data.preprocess == 'crop' else transforms.resize(image, height, width)
   return out
@@ -386,7 +390,7 @@ def _in_memory(tables, data, mode, load_size):
   """Tables holding every image decoded, channel-converted and resized, when they fit.
 
   The paper datasets are small (400 to 50k images): decoding and resizing them once, in
-  parallel, leaves only the random crop and flip for each step (on 2 cores 4.5x the images/s;
+  parallel, leaves only the random crop and flip for each step (on 2 cores 8.9x the images/s;
   docs/performance.md). Returns (tables, whether in memory); the same tables when the images
   would take more than data.cache_mb (estimated from the first one).
   """
@@ -442,18 +446,13 @@ def _process(example, data, mode, train, load_size, aug_seed, keys, in_memory=Fa
     example = {_swap(k): v for k, v in example.items()}
   seed = tf.random.experimental.stateless_fold_in(aug_seed, example['k'])
   seed_a, seed_b = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-  channels = {'A': data.input_nc, 'B': data.output_nc}
   out = {}
   params = None
   for key in keys:
     if key.endswith('_paths'):
       out[key] = example[key]
       continue
-    image = example[key]
-    if not in_memory:
-      image = transforms.to_rgb(image, name=f'{data.source} {key}')
-      if channels[key] == 1:
-        image = transforms.grayscale(image)
+    image = example[key] if in_memory else _to_channels(example[key], key, data)
     if params is None or mode != 'aligned':
       # Aligned pairs share the crop and the flip (official get_params on A, used for both).
       shape = tf.shape(image)
