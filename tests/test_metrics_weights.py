@@ -5,7 +5,6 @@ import hashlib
 import io
 import json
 import pathlib
-import sys
 
 import numpy as np
 import pytest
@@ -16,35 +15,6 @@ from jaxgan.metrics import weights
 from jaxgan.port import metrics as port_metrics
 
 DATA = pathlib.Path(__file__).parent / 'data'
-
-
-@pytest.mark.parametrize('name', ['legacy', 'zip', 'script'])
-def test_reads_every_torch_format_without_torch(name, monkeypatch):
-  # Written by torch 2.13 (torch.save's legacy and zip formats, torch.jit.save of a small
-  # module): a few random tensors, not weights (hence not named .pth, which git ignores).
-  monkeypatch.setitem(sys.modules, 'torch', None)
-  expected = np.load(DATA / 'torch_format_expected.npz')
-  prefix = 'script/' if name == 'script' else ''
-  keys = sorted(k[len(prefix) :] for k in expected.files if k.startswith('script/') == bool(prefix))
-  sd = weights.read_torch_file(DATA / f'torch_format_{name}.bin')
-  assert sorted(sd) == keys
-  for key in keys:
-    want = expected[prefix + key]
-    assert sd[key].dtype == want.dtype and sd[key].shape == want.shape, key
-    np.testing.assert_array_equal(sd[key], want)
-
-
-def test_torch_reader_refuses_code(tmp_path):
-  import pickle
-
-  path = tmp_path / 'evil.pth'
-  # A legacy-format file whose payload would call os.system when unpickled.
-  with open(path, 'wb') as f:
-    for obj in (weights._LEGACY_MAGIC, 1001, {}):
-      pickle.dump(obj, f, protocol=2)
-    f.write(b'cos\nsystem\n(S"echo pwned"\ntR.')
-  with pytest.raises(WeightsError, match=r'cannot read .*evil\.pth: UnpicklingError.*os\.system'):
-    weights.read_torch_file(path)
 
 
 def test_numpy_pickle_reader(tmp_path):

@@ -2,7 +2,7 @@
 
 The official trainer saves `gen_<iter>.pt` = {'a': gen_a.state_dict(), 'b': gen_b.state_dict()}
 and `dis_<iter>.pt` likewise for the discriminators. Read without PyTorch (see
-`jaxgan.metrics.weights.read_torch_file`), their keys come flattened as 'a.enc_style.model.0...'
+`jaxgan.torch_file.read`), their keys come flattened as 'a.enc_style.model.0...'
 and 'b.dec.model...'; an .npz holding those keys works as well. A single network's state_dict
 (e.g. a parity fixture) loads as one named net.
 """

@@ -28,6 +28,7 @@ import ml_collections
 import numpy as np
 from flax import traverse_util
 
+from jaxgan import torch_file
 from jaxgan.errors import WeightsError
 
 StateDict = dict[str, np.ndarray]
@@ -53,26 +54,10 @@ def _numpy(value) -> np.ndarray:
 
 
 def _load_pth(path: str) -> StateDict:
-  try:
-    import torch  # Optional: only .pth files need it.
-  except ImportError:
-    raise WeightsError(
-      f"reading {path} needs PyTorch: pip install 'jaxgan[torch]', or convert it to .npz "
-      '(numpy.savez(out, **{k: v.numpy() for k, v in torch.load(path).items()}))'
-    ) from None
-  try:
-    loaded = torch.load(path, map_location='cpu', weights_only=True)
-  except Exception as e:  # Any failure to unpickle means a bad weight file.
-    raise WeightsError(f'cannot read {path}: {type(e).__name__}: {e}'.splitlines()[0]) from None
-  if isinstance(loaded, Mapping) and isinstance(loaded.get('state_dict'), Mapping):
-    loaded = loaded['state_dict']
-  if not isinstance(loaded, Mapping):
-    raise WeightsError(f'{path} holds a {type(loaded).__name__}, not a state_dict')
-  return {
-    k: _numpy(v.detach().float().numpy() if v.is_floating_point() else v.numpy())
-    for k, v in loaded.items()
-    if hasattr(v, 'numpy')
-  }
+  state_dict = torch_file.read(path)  # no PyTorch needed
+  if state_dict and all(k.startswith('state_dict.') for k in state_dict):
+    state_dict = {k[len('state_dict.') :]: v for k, v in state_dict.items()}  # {'state_dict': sd}
+  return state_dict
 
 
 def _load_npz(path: str) -> StateDict:
@@ -120,7 +105,7 @@ def clean_state_dict(state_dict: Mapping[str, Any]) -> StateDict:
 def load_state_dict(path: str | os.PathLike) -> StateDict:
   """Reads an official PyTorch state_dict from a .pth file or an .npz file.
 
-  .pth needs PyTorch (`pip install 'jaxgan[torch]'`), imported only here. An .npz holds the
+  .pth/.pt files are read without PyTorch (`jaxgan.torch_file`). An .npz holds the
   state_dict's keys either as they are or prefixed with 'sd/' (the parity fixtures' layout).
 
   Args:
@@ -130,7 +115,7 @@ def load_state_dict(path: str | os.PathLike) -> StateDict:
     Official key -> numpy array (floats as float32), cleaned by `clean_state_dict`.
 
   Raises:
-    WeightsError: the file is missing or unreadable, or PyTorch is needed and missing.
+    WeightsError: the file is missing or unreadable.
   """
   path = os.fspath(path)
   if not os.path.isfile(path):
