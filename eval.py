@@ -1,22 +1,27 @@
 """Evaluates a model: translates a split or a folder; the work is in jaxgan/eval_lib.py.
 
   python eval.py --workdir=runs/demo                       # the run's config, newest checkpoint
-  python eval.py --workdir=runs/demo --num_test=16 --out=/tmp/eval
+  python eval.py --workdir=runs/demo --num_test=16 --out=/tmp/eval --step=2000
   python eval.py --workdir=runs/h2z --folder=photos/ --direction=AtoB
+  python eval.py --workdir=runs/h2z --folder=frames/ --config.data.preprocess=none \
+      --output_only --out=frames_out         # each image at its own size, named as its input
   python eval.py --model=pix2pix --weights=G=latest_net_G.pth --out=results/facades
   python eval.py --config=configs/cyclegan_horse2zebra.py --weights=G_A=a.npz,G_B=b.npz \
       --out=results/h2z
   python eval.py --real=datasets/facades/testB --fake=results/facades/fake_B   # FID, KID
 
-With --workdir the run is rebuilt from its config.json and newest checkpoint; outputs go to
-<workdir>/eval/<split>_<step>/ unless --out is given. With --weights (official PyTorch
-state_dicts, .pth with PyTorch installed, or .npz) the nets are built from --config or --model's
-default config, as train.py does, and --out is required. Writes PNGs and index.html (input |
-output | target per image; both directions for CycleGAN), and for the built-in synthetic sets
+With --workdir the run is rebuilt from its config.json and newest checkpoint (--step=N picks
+another); `--config.<key>=<value>` overrides its data.* and eval.* keys (a key that would change
+the nets is refused); outputs go to <workdir>/eval/<split>_<step>/ unless --out is given.
+With --weights (official PyTorch state_dicts, .pth or .npz) the nets are built from --config or
+--model's default config, as train.py does, and --out is required. Writes PNGs and index.html
+(input | output | target per image; both directions for CycleGAN), and for the built-in sets
 metrics.json with MAE / PSNR against the true targets beside the identity and mean-image
 baselines, printed as a table. FID and KID (docs/metrics.md) of each direction's outputs
 against the real images of their domain (the targets, or CycleGAN's other-direction inputs)
-go to metrics.json under 'fid_kid' (--nofid to skip). --real/--fake compare two folders
+go to metrics.json under 'fid_kid' (--nofid to skip; a rerun with --nofid keeps the earlier
+ones). --output_only writes only the translations, named as their inputs. --real/--fake compare
+two folders
 instead, without a model. Bad input: a one-line `error: ...` on stderr, exit status 2.
 """
 
@@ -27,9 +32,11 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from jaxgan import cli, errors, models
+from jaxgan import cli, config_overrides, errors, models
 
 flags.DEFINE_string('workdir', None, 'a training workdir: its config and newest checkpoint')
+flags.DEFINE_integer('step', None, 'with --workdir: the checkpoint of this step (default newest)')
+flags.DEFINE_bool('output_only', False, 'write only the translations, <out>/<input name>.png')
 flags.DEFINE_string('model', None, f'with --weights: {" | ".join(models.names())}')
 config_flags.DEFINE_config_file('config', None, 'with --weights: configs/<name>.py[:arg]')
 flags.DEFINE_multi_string('weights', [], 'NET=PATH of official weights (.pth/.npz), e.g. G=x.pth')
@@ -49,6 +56,7 @@ flags.DEFINE_bool('no_encode', None, 'BicycleGAN: no encoded output (z = mu of E
 flags.DEFINE_integer('num_styles', None, 'MUNIT: random styles per input (config.eval.num_styles)')
 flags.DEFINE_string('style', None, 'MUNIT: an example image whose style every translation takes')
 flags.DEFINE_enum('style_domain', 'B', ['A', 'B'], 'MUNIT: the domain of the --style image')
+flags.DEFINE_bool('synchronized', None, 'MUNIT: the same random styles for every input')
 flags.DEFINE_bool(
   'lpips', None, 'multimodal models: LPIPS diversity of the samples (config.eval.lpips_diversity)'
 )
@@ -60,6 +68,18 @@ flags.DEFINE_enum('fid_preprocess', 'pytorch-fid', ['pytorch-fid', 'clean'], 'FI
 flags.DEFINE_bool('fid_allow_few', False, 'FID even from fewer images than features (biased)')
 flags.DEFINE_integer('kid_subset_size', None, 'KID subset size (default min(1000, images))')
 FLAGS = flags.FLAGS
+_OVERRIDES = []  # --config.<key>=<value> given with --workdir: applied to the run's config
+
+
+def parse_flags(argv):
+  """cli.parse_flags; with --workdir and no --config, --config.* override the run's config."""
+  if cli.flag_value(argv, 'workdir') is not None and cli.flag_value(argv, 'config') is None:
+    try:
+      argv, overrides = config_overrides.take(argv)
+    except errors.ConfigError as e:
+      cli.fail(e)
+    _OVERRIDES[:] = overrides
+  return cli.parse_flags(argv)
 
 
 def _metric_options():
@@ -76,6 +96,14 @@ def _write_metrics(out, results):
   path.parent.mkdir(parents=True, exist_ok=True)
   path.write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
   return path
+
+
+def _earlier_fid(out):
+  """The FID/KID a previous evaluation left in out/metrics.json (same step and split), if any."""
+  try:
+    return json.loads((pathlib.Path(out) / 'metrics.json').read_text()).get('fid_kid')
+  except (OSError, ValueError, AttributeError):
+    return None
 
 
 def compare_folders():
@@ -103,18 +131,28 @@ def main(argv):
     return compare_folders()
   if bool(FLAGS.workdir) == bool(FLAGS.weights):
     cli.fail('give --workdir=DIR (a training run) or --weights=NET=PATH (official weights)')
+  if FLAGS.workdir and (FLAGS.config is not None or FLAGS.model):
+    given = '--model' if FLAGS.model else '--config'
+    cli.fail(
+      f'{given} would be ignored with --workdir (its config.json governs): drop it; override '
+      'keys as --config.<key>=<value>'
+    )
+  if FLAGS.step is not None and not FLAGS.workdir:
+    cli.fail('--step picks a checkpoint of a --workdir')
   if FLAGS.weights and FLAGS.config is None:
     cli.fail('--weights needs --model or --config to build the nets')
   if FLAGS.weights and not FLAGS.out:
     cli.fail('--weights needs --out=DIR for the results')
   cli.quiet_environment()
-  from jaxgan import eval_lib  # noqa: PLC0415 - imports JAX and TensorFlow: after the flags
+  from jaxgan import eval_lib, metrics  # noqa: PLC0415 - import JAX and TensorFlow: after flags
 
   try:
     if FLAGS.workdir:
       from configs import common  # noqa: PLC0415 - the options a run older than them lacks
 
-      config, state, step = eval_lib.restore(FLAGS.workdir, defaults=common.get_config())
+      config, state, step = eval_lib.restore(
+        FLAGS.workdir, defaults=common.get_config(), step=FLAGS.step, overrides=_OVERRIDES
+      )
     else:
       config = FLAGS.config
       cli.check_model(FLAGS.model, config)
@@ -130,16 +168,25 @@ def main(argv):
     if FLAGS.lpips is not None:
       config.eval.lpips_diversity = FLAGS.lpips
     model = models.get(config.model)
-    for key in ('num_styles', 'style', 'style_domain'):  # MUNIT's sampling options
+    for key in ('num_styles', 'style', 'style_domain', 'synchronized'):  # MUNIT's sampling
       if FLAGS[key].present:
         config.eval[key] = FLAGS[key].value
     out = FLAGS.out or f'{FLAGS.workdir}/eval/{config.eval.split}_{step}'
+    earlier = _earlier_fid(out)
     results = eval_lib.evaluate(
-      config, state, out, num_test=FLAGS.num_test, folder=FLAGS.folder, direction=FLAGS.direction
+      config,
+      state,
+      out,
+      num_test=FLAGS.num_test,
+      folder=FLAGS.folder,
+      direction=FLAGS.direction,
+      output_only=FLAGS.output_only,
     )
-    if FLAGS.fid and not FLAGS.folder and getattr(model, 'FID_KID', True):
-      from jaxgan import metrics  # noqa: PLC0415
-
+    fid = FLAGS.fid and not (FLAGS.folder or FLAGS.output_only)
+    if not fid and earlier and not FLAGS.output_only:
+      results = {**results, 'fid_kid': earlier}  # a rerun with --nofid keeps what it had
+      _write_metrics(out, results)
+    elif fid and getattr(model, 'FID_KID', True):
       try:
         fid_kid = metrics.folders.evaluate_translations(out, **_metric_options())
       except errors.WeightsError as e:
@@ -152,6 +199,9 @@ def main(argv):
         _write_metrics(out, results)
   except errors.JaxganError as e:
     cli.fail(e)
+  if FLAGS.output_only:
+    print(f'translations: {out}')
+    return
   if results:
     table = {k: v for k, v in results.items() if k != 'fid_kid'}
     if table:
@@ -163,4 +213,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=cli.parse_flags)
+  app.run(main, flags_parser=parse_flags)

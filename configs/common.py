@@ -108,6 +108,11 @@ def get_config():
   config.eval.num_test = 0  # 0 = all test images
   config.eval.eval_mode = False  # the official --eval: False keeps dropout and batch stats on
   config.eval.batch_size = 8
+  # data.preprocess 'none' translates every image at its own size: sides the generator cannot
+  # take are reflect-padded to a multiple of max(its multiple, size_bucket) and cropped back;
+  # nearby sizes share a compiled program (0: pad only as much as the net needs, one program per
+  # size).
+  config.eval.size_bucket = 32
   # Multimodal models: LPIPS between consecutive samples of each input (the BicycleGAN and MUNIT
   # papers' diversity score: AlexNet, LPIPS v0.0); eval.py --nolpips skips it.
   config.eval.lpips_diversity = True

@@ -68,6 +68,7 @@ def munit_defaults(config):
   config.eval.num_styles = 10
   config.eval.style = ''
   config.eval.style_domain = 'B'
+  config.eval.synchronized = False  # the same random styles for every input (official test_batch)
   config.eval.mode_threshold = 0.02  # the built-in multimodal task only
   config.eval.batch_size = 1
 

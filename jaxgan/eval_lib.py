@@ -11,6 +11,14 @@ on the batch size; config.eval.eval_mode switches to the running statistics and 
                                  target, beside the identity and mean-image baselines
 
 CycleGAN is evaluated in both directions (G_A: A -> B, G_B: B -> A), one section each.
+With `output_only`, only the translations are written: `<out_dir>/<input name>.png`, one per
+input (under `<out_dir>/<direction>/` when both directions are translated), no page, no metrics.
+
+Any image size: with data.preprocess 'none' each image is translated at its own size. A side
+the generator cannot take (a U-Net needs multiples of 2**depth, the ResNet of 4) is padded by
+reflection to the next multiple of max(the net's, config.eval.size_bucket) and the output
+cropped back, so outputs have their input's exact size, and a folder of mixed sizes compiles
+once per bucket, not once per image.
 """
 
 import copy
@@ -34,24 +42,111 @@ def generators(model):
   return {'AtoB': 'G_A', 'BtoA': 'G_B'}
 
 
+def size_multiple(state, net):
+  """Image sides net `net` of a state maps to the same size: multiples of this."""
+  return int(getattr(state.nets[net], 'size_multiple', 1))
+
+
+def padding(shape, multiple, bucket=0):
+  """(top, bottom, left, right) reflect padding of an [..., H, W, C] shape for a generator.
+
+  Each side grows to the next multiple of `multiple` (what the net needs), rounded up to a
+  multiple of `bucket` too when bucket > 0, so that nearby sizes share one compiled program.
+  The padding is split evenly, so the image stays centred in the net's view.
+  """
+  step = multiple * max(1, -(-int(bucket) // multiple))
+  pads = []
+  for size in shape[-3:-1]:
+    total = -size % step
+    pads += [total // 2, total - total // 2]
+  return tuple(pads)
+
+
+def pad(images, pads):
+  """Reflect-pads [..., H, W, C] images by `padding`'s (top, bottom, left, right)."""
+  images = np.asarray(images)
+  if not any(pads):
+    return images
+  widths = [(0, 0)] * (images.ndim - 3) + [tuple(pads[:2]), tuple(pads[2:]), (0, 0)]
+  return np.pad(images, widths, mode='reflect' if min(images.shape[-3:-1]) > 1 else 'edge')
+
+
+def crop(images, pads):
+  """Undoes `pad` on outputs [..., H', W', C]."""
+  images = np.asarray(images)
+  top, bottom, left, right = pads
+  height, width = images.shape[-3:-1]
+  return images[..., top : height - bottom, left : width - right, :]
+
+
+def sized(translate, multiple, bucket):
+  """`translate(state, images, *args)` for images of any size: padded in, cropped out."""
+
+  def run(state, images, *args):
+    pads = padding(np.shape(images), multiple, bucket)
+    return crop(translate(state, pad(images, pads), *args), pads)
+
+  return run
+
+
+def folder_config(config, folder, direction):
+  """The config that reads every image of `folder` as the input of `direction` ('single')."""
+  config = copy.deepcopy(config)
+  if direction == 'BtoA':
+    config.data.input_nc = config.data.output_nc
+  config.data.source, config.data.dataroot, config.data.dataset_mode = 'folder', folder, 'single'
+  config.data.direction = 'AtoB'  # the folder is the input domain either way
+  return config
+
+
+def eval_batch_size(config, default):
+  """Batches of `default` images, or of 1 where the images keep their own (mixed) sizes."""
+  from jaxgan.data import transforms  # noqa: PLC0415
+
+  fixed = transforms.output_shape(config.data)[0] or config.data.source == 'synthetic'
+  return default if fixed else 1
+
+
+def output_path(out_dir, name, direction=None):
+  """Where --output_only writes the translation of input `name`."""
+  out_dir = pathlib.Path(out_dir)
+  return (out_dir / direction if direction else out_dir) / f'{name}.png'
+
+
 def _create(config):
   model = models.get(config.model)
   return lambda: model.create(config, jax.random.PRNGKey(config.seed), 1)
 
 
-def restore(workdir, defaults=None):
-  """(config, state, step) of the newest checkpoint of a training workdir.
+def restore(workdir, defaults=None, step=None, overrides=()):
+  """(config, state, step) of a checkpoint of a training workdir (default: the newest).
 
-  `defaults` fills the options the stored config lacks (`checkpoint.load_config`).
+  Args:
+    workdir: the training run's directory.
+    defaults: fills the options the stored config lacks (`checkpoint.load_config`).
+    step: the checkpoint's step; None for the newest.
+    overrides: [(key, value text)] applied to the stored config (`config_overrides.apply`):
+      data and eval keys; one that would change the nets is refused.
 
   Raises:
-    jaxgan.errors.InputError: no workdir, no config.json, no checkpoint, or a misfit.
+    jaxgan.errors.InputError: no workdir, no config.json, no such checkpoint, or a misfit.
+    jaxgan.errors.ConfigError: an unknown or refused override.
   """
+  from jaxgan import config_overrides  # noqa: PLC0415
+
   config = checkpoint.load_config(workdir, defaults)
+  config_overrides.apply(config, overrides)
   with checkpoint.Checkpointer(workdir, keep=None, read_only=True) as ckpt:
-    step = ckpt.latest_step()
-    if step is None:
+    steps = ckpt.all_steps()
+    if not steps:
       raise errors.InputError(f'no checkpoint in {ckpt.directory}: train first (train.py)')
+    if step is None:
+      step = steps[-1]
+    elif step not in steps:
+      raise errors.InputError(
+        f'--step={step}: no checkpoint of that step in {ckpt.directory}; saved steps: '
+        + ', '.join(map(str, steps))
+      )
     state = ckpt.restore(jax.eval_shape(_create(config)), step)
   return config, state, step
 
@@ -128,7 +223,9 @@ def _reverse(config):
   return config
 
 
-def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='AtoB'):
+def evaluate(
+  config, state, out_dir, *, num_test=None, folder=None, direction='AtoB', output_only=False
+):
   """Translates config.eval.split (or every image of `folder`) and writes the outputs.
 
   Args:
@@ -139,6 +236,7 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
     folder: translate the images of this folder instead (the official 'single' mode), with
       the generator of `direction`.
     direction: for `folder` only: 'AtoB', or 'BtoA' (CycleGAN's G_B).
+    output_only: write only the translations, named as their inputs (module docstring).
 
   Returns:
     {direction: {'model': {'mae', 'psnr'}, 'identity': ..., 'mean_image': ...,
@@ -152,10 +250,20 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
   state = state.replace(config=ml_collections.FrozenConfigDict(config))
   # A multimodal model samples several outputs per input: its own page and metrics.
   own = getattr(model, 'evaluate', translate_all)
-  return own(config, state, out_dir, num_test=num_test, folder=folder, direction=direction)
+  return own(
+    config,
+    state,
+    out_dir,
+    num_test=num_test,
+    folder=folder,
+    direction=direction,
+    output_only=output_only,
+  )
 
 
-def translate_all(config, state, out_dir, *, num_test=None, folder=None, direction='AtoB'):
+def translate_all(
+  config, state, out_dir, *, num_test=None, folder=None, direction='AtoB', output_only=False
+):
   """`evaluate` for a model with one output per input (pix2pix, CycleGAN, and BicycleGAN on a
   folder): one translation per image and direction. Arguments and result as `evaluate`."""
   model = models.get(config.model)
@@ -165,19 +273,15 @@ def translate_all(config, state, out_dir, *, num_test=None, folder=None, directi
   if folder is not None:
     if direction not in gens:
       raise errors.ConfigError(f'{config.model} has no {direction} generator')
-    config = copy.deepcopy(config)
-    if direction == 'BtoA':
-      config.data.input_nc = config.data.output_nc
-    config.data.source, config.data.dataroot, config.data.dataset_mode = 'folder', folder, 'single'
-    # Folders hold images of any size: one a batch, as the official test.
+    config = folder_config(config, folder, direction)
     passes = {direction: ('A', None)}
-    batch_size = 1
+    batch_size = 1  # folders hold images of any size: one a batch, as the official test
   else:
     paired = config.data.dataset_mode == 'aligned' or config.data.source == 'synthetic'
     passes = {'AtoB': ('A', 'B' if paired else None)}
     if 'BtoA' in gens:
       passes['BtoA'] = ('B', 'A' if paired else None)
-    batch_size = config.eval.batch_size
+    batch_size = eval_batch_size(config, config.eval.batch_size)
 
   dataset = data.build(
     config,
@@ -189,11 +293,12 @@ def translate_all(config, state, out_dir, *, num_test=None, folder=None, directi
   )
   page = visualize.HtmlPage(f'{config.name} ({config.model}): {folder or config.eval.split}')
   results = {}
-  measure = config.data.source == 'synthetic' and folder is None  # the true targets are known
+  measure = config.data.source == 'synthetic' and folder is None and not output_only
+  bucket = config.eval.get('size_bucket', 0)
   for d, (source, target) in passes.items():
     out_name, in_name = ('fake_B', 'real_A') if source == 'A' else ('fake_A', 'real_B')
     target_name = {'A': 'real_A', 'B': 'real_B'}.get(target)
-    translate = _translator(model, d)
+    translate = sized(_translator(model, d), size_multiple(state, gens[d]), bucket)
     base_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1 if d == 'AtoB' else 2)
     image_dir = out_dir / 'images' / d
     page.add_header(f'{d[0]} -> {d[-1]} ({gens[d]})')
@@ -209,9 +314,14 @@ def translate_all(config, state, out_dir, *, num_test=None, folder=None, directi
         continue
       indices = np.arange(count, count + len(paths))
       keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(base_key, indices)
-      fake = np.asarray(translate(state, batch[source], keys))
+      fake = translate(state, batch[source], keys)
       for i in np.flatnonzero(keep):
         name = _name(paths[i], count)
+        count += 1
+        if output_only:
+          path = output_path(out_dir, name, d if len(passes) > 1 else None)
+          visualize.save_png(path, visualize.to_uint8(fake[i]))
+          continue
         visuals = {in_name: batch[source][i], out_name: fake[i]}
         if target:
           visuals[target_name] = batch[target][i]
@@ -223,13 +333,14 @@ def translate_all(config, state, out_dir, *, num_test=None, folder=None, directi
         captions = [f'{v} ({role})' for v, role in zip(visuals, roles, strict=True)]
         page.add_header(name)
         page.add_images(files, captions, width=256)
-        count += 1
         if measure:
           inputs.append(batch[source][i])
           outputs.append(fake[i])
           targets.append(batch[target][i])
     if count == 0:
-      raise errors.InputError(f'no images to translate in split {config.eval.split!r}')
+      raise errors.InputError(
+        f'no images to translate in {folder or f"split {config.eval.split!r}"}'
+      )
     if measure:
       # The test split's targets are the true ones; baselines on the same images.
       task = config if d == 'AtoB' else _reverse(config)
@@ -245,6 +356,8 @@ def translate_all(config, state, out_dir, *, num_test=None, folder=None, directi
         results[d]['colour_accuracy'] = ground_truth.colour_accuracy(
           outputs, targets, palette, synthetic.BACKGROUND
         )
+  if output_only:
+    return {}
   page.save(out_dir / 'index.html')
   if results:
     (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')

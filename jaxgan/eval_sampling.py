@@ -41,7 +41,7 @@ def _sampler(model):
   return jax.jit(run, static_argnums=5)
 
 
-def evaluate(config, state, out_dir, *, num_test=None):
+def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
   """Samples config.eval.split with a multimodal model (BicycleGAN) and writes page and metrics.
 
   Args:
@@ -49,6 +49,8 @@ def evaluate(config, state, out_dir, *, num_test=None):
     state: the model's TrainState.
     out_dir: where the page, images and metrics go.
     num_test: inputs to sample (default config.eval.num_test; 0 = all).
+    output_only: write only the outputs: <name>.png (the first random sample),
+      <name>_s<k>.png (the others) and <name>_encoded.png; no page, no metrics.
 
   Returns:
     {'AtoB': {...}} metrics for the built-in synthetic sets, else {}.
@@ -68,6 +70,8 @@ def evaluate(config, state, out_dir, *, num_test=None):
   dataset = data.build(
     config, config.eval.split, train=False, process_index=0, process_count=1, batch_size=1
   )
+  multiple = eval_lib.size_multiple(state, 'G')
+  bucket = config.eval.get('size_bucket', 0)
   sampler = _sampler(model)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 3)
   shared_z = model.random_z(key, n_samples, config.nz)
@@ -85,16 +89,29 @@ def evaluate(config, state, out_dir, *, num_test=None):
     image_key = jax.random.fold_in(key, count)
     zs = shared_z if config.eval.sync else model.random_z(image_key, n_samples, config.nz)
     has_b = 'B' in batch
+    pads = eval_lib.padding(batch['A'].shape, multiple, bucket)
     enc, outs = sampler(
       state,
-      batch['A'][0],
-      batch['B'][0] if has_b else batch['A'][0],
+      eval_lib.pad(batch['A'][0], pads),
+      eval_lib.pad(batch['B'][0] if has_b else batch['A'][0], pads),
       zs,
       image_key,
       encode and has_b,
     )
+    enc = None if enc is None else eval_lib.crop(enc, pads)
+    outs = eval_lib.crop(outs, pads)
     path = path.decode() if isinstance(path, bytes) else str(path)
     name = os.path.splitext(os.path.basename(path))[0] or f'{count:05d}'
+    if output_only:
+      count += 1
+      for k, out in enumerate(outs):
+        file = eval_lib.output_path(out_dir, name if k == 0 else f'{name}_s{k}')
+        visualize.save_png(file, visualize.to_uint8(out))
+      if enc is not None:
+        visualize.save_png(
+          eval_lib.output_path(out_dir, f'{name}_encoded'), visualize.to_uint8(enc)
+        )
+      continue
     columns = {'input': batch['A'][0]}
     if has_b:
       columns['ground truth'] = batch['B'][0]
@@ -117,10 +134,15 @@ def evaluate(config, state, out_dir, *, num_test=None):
     count += 1
   if count == 0:
     raise errors.InputError(f'no images to sample in split {config.eval.split!r}')
+  if output_only:
+    return {}
   page.save(out_dir / 'index.html')
 
   scores = {'num_images': count, 'n_samples': n_samples}
-  scores['diversity'] = eval_lib.diversity(config, np.stack(randoms))
+  if len({r.shape for r in randoms}) == 1:
+    scores['diversity'] = eval_lib.diversity(config, np.stack(randoms))
+  else:
+    scores['diversity'] = {'skipped': 'inputs of different sizes (data.preprocess none)'}
   results = {'AtoB': scores}
   if config.data.source == 'synthetic':
     if encode:

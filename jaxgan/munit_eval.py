@@ -2,7 +2,9 @@
 
 As the official test.py: each input's content code is decoded with `num_styles` styles drawn
 from the prior (or, with `style`, with the style code of an example image of the target
-domain). Outputs, under `out_dir`:
+domain); with config.eval.synchronized every input gets the same styles (the official
+test_batch.py --synchronized). A split is translated both ways; a folder one way (its
+`direction`). Outputs, under `out_dir`:
 
   index.html                             per input: input | the translations | target if known
   images/<direction>/<name>_real_A.png   the input (real_B for BtoA)
@@ -10,6 +12,9 @@ domain). Outputs, under `out_dir`:
   images/<direction>/<name>_fake_B_s<k>.png   style k's output
   metrics.json                           on the built-in multimodal tasks: mode coverage and
                                          precision, content preservation (jaxgan.metrics)
+
+With `output_only` only the translations: `<name>.png` (the first style) and `<name>_s<k>.png`,
+under `<direction>/` when both directions are translated.
 
 eval_lib.evaluate hands MUNIT runs over to `evaluate` here.
 """
@@ -43,11 +48,11 @@ def load_style_image(path, config, domain):
   return synthetic.to_model(np.asarray(image, np.uint8)[None], channels)
 
 
-def _translator():
-  """jit(state, images [N, ...], styles [N, S, 1, 1, d], direction) -> [N, S, H, W, C]."""
+def _translator(direction):
+  """jit(state, images [N, ...], styles [N, S, 1, 1, d]) -> [N, S, H, W, C]."""
+  source, target = munit._DIRECTIONS[direction]
 
-  def run(state, images, styles, direction):
-    source, target = munit._DIRECTIONS[direction]
+  def run(state, images, styles):
     content, _ = munit.encode(state, source, images)
 
     def one_style(style):
@@ -55,19 +60,31 @@ def _translator():
 
     return jax.vmap(one_style, in_axes=1, out_axes=1)(styles)
 
-  return jax.jit(run, static_argnames='direction')
+  return jax.jit(run)
 
 
-def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='AtoB', style=None):
-  """Translates config.eval.split both ways with config.eval.num_styles random styles.
+def evaluate(
+  config,
+  state,
+  out_dir,
+  *,
+  num_test=None,
+  folder=None,
+  direction='AtoB',
+  output_only=False,
+  style=None,
+):
+  """Translates config.eval.split both ways (or `folder` one way) with several styles.
 
   Args:
     config: the run's config.
     state: a MUNIT TrainState.
     out_dir: where the page, images and metrics go.
     num_test: inputs per direction (default config.eval.num_test; 0 = all).
-    folder: unsupported for MUNIT (ConfigError): translate a split.
-    direction: unused (both directions are evaluated).
+    folder: translate every image of this folder, as domain `direction`'s source, instead of
+      the split.
+    direction: with `folder`: 'AtoB' (the folder holds domain A) or 'BtoA'.
+    output_only: write only the translations (module docstring).
     style: a path to an example image of the target domain: every input of the direction
       whose target domain it is uses its style code (example-guided translation); the
       other direction keeps random styles. Default config.eval.style ('' = none).
@@ -79,33 +96,42 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
     pixel) with 'interior_threshold'}, 'num_images'}} on the built-in multimodal tasks,
     else {}.
   """
-  del direction
-  if folder is not None:
-    raise errors.ConfigError('MUNIT evaluates a split (both directions); drop --folder')
   out_dir = pathlib.Path(out_dir)
   num_test = config.eval.num_test if num_test is None else num_test
   num_styles = int(config.eval.get('num_styles', 10))
+  synchronized = bool(config.eval.get('synchronized', False))
   style = style or config.eval.get('style', '')
   style_domain = config.eval.get('style_domain', 'B')
+  if direction not in DOMAINS:
+    raise errors.ConfigError(f'unknown direction {direction!r}; known: AtoB, BtoA')
+  directions, run_config = dict(DOMAINS), config
+  if folder is not None:
+    config = eval_lib.folder_config(config, folder, direction)
+    directions = {direction: ('A', DOMAINS[direction][1])}
   dataset = data.build(
     config, config.eval.split, train=False, process_index=0, process_count=1, batch_size=1
   )
   batches = list(dataset.batches())
-  translate = _translator()
-  page = visualize.HtmlPage(f'{config.name} (munit): {config.eval.split}')
-  multimodal = config.data.source == 'synthetic' and config.data.synthetic in (
-    synthetic_munit.NAME,
-    synthetic_munit.NAME_HUES,
+  bucket = config.eval.get('size_bucket', 0)
+  page = visualize.HtmlPage(f'{config.name} (munit): {folder or config.eval.split}')
+  multimodal = (
+    folder is None
+    and config.data.source == 'synthetic'
+    and config.data.synthetic in (synthetic_munit.NAME, synthetic_munit.NAME_HUES)
   )
-  paired = config.data.source == 'synthetic'
+  paired = config.data.source == 'synthetic' and folder is None
   results = {}
-  for d, (source, target) in DOMAINS.items():
+  for d, (source, target) in directions.items():
+    domain = DOMAINS[d][1]  # the target domain, whatever the folder's key
+    source_net = munit._DIRECTIONS[d][0]
+    translate = eval_lib.sized(_translator(d), eval_lib.size_multiple(state, source_net), bucket)
     key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1 if d == 'AtoB' else 2)
-    guided = bool(style) and style_domain == target
+    guided = bool(style) and style_domain == domain
     if guided:
-      example = load_style_image(style, config, target)
-      guide = np.asarray(munit.style_of(state, example, target))
-    page.add_header(f'{source} -> {target}' + (f' (style of {style})' if guided else ''))
+      example = load_style_image(style, run_config, domain)
+      guide = np.asarray(munit.style_of(state, example, domain))
+    shared = munit.random_style(config, key, num_styles)[None]  # [1, S, 1, 1, d]
+    page.add_header(f'{d[0]} -> {d[-1]}' + (f' (style of {style})' if guided else ''))
     inputs, outputs, targets, count = [], [], [], 0
     for index, batch in enumerate(batches):
       paths = batch[f'{source}_paths']
@@ -114,13 +140,20 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
       image = batch[source]
       if guided:
         styles = np.broadcast_to(guide[:, None], (1, 1, *guide.shape[1:]))
+      elif synchronized:
+        styles = shared
       else:
-        styles = munit.random_style(config, jax.random.fold_in(key, index), num_styles)[
-          None
-        ]  # [1, S, 1, 1, d]
-      fakes = np.asarray(translate(state, image, styles, direction=d))[0]
+        styles = munit.random_style(config, jax.random.fold_in(key, index), num_styles)[None]
+      fakes = translate(state, image, styles)[0]
       name = _name(paths[0], count)
-      in_name, out_name = f'real_{source}', f'fake_{target}'
+      count += 1
+      in_name, out_name = f'real_{DOMAINS[d][0]}', f'fake_{domain}'
+      if output_only:
+        base = eval_lib.output_path(out_dir, name, d if len(directions) > 1 else None)
+        for k, fake in enumerate(fakes):
+          path = base if k == 0 else base.with_name(f'{name}_s{k}.png')
+          visualize.save_png(path, visualize.to_uint8(fake))
+        continue
       files = [f'images/{d}/{name}_{in_name}.png']
       captions = [f'{in_name} (input)']
       visualize.save_png(out_dir / files[0], visualize.to_uint8(image[0]))
@@ -139,16 +172,25 @@ def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='A
       page.add_images(files, captions, width=128)
       inputs.append(image[0])
       outputs.append(fakes)
-      count += 1
     if count == 0:
-      raise errors.InputError(f'no images to translate in split {config.eval.split!r}')
+      raise errors.InputError(
+        f'no images to translate in {folder or f"split {config.eval.split!r}"}'
+      )
+    if output_only:
+      continue
     scores = {}
     if multimodal and config.eval.split == 'test':
       scores = _scores(config, d, np.stack(inputs), np.stack(outputs), np.stack(targets))
-    if not guided:  # one example's style gives one output per input: nothing to diversify
+    if guided:
+      pass  # one example's style gives one output per input: nothing to diversify
+    elif len({o.shape for o in outputs}) == 1:
       scores['diversity'] = eval_lib.diversity(config, np.stack(outputs))
+    else:
+      scores['diversity'] = {'skipped': 'inputs of different sizes (data.preprocess none)'}
     if scores:
       results[d] = scores
+  if output_only:
+    return {}
   page.save(out_dir / 'index.html')
   if results:
     (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')

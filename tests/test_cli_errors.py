@@ -104,3 +104,23 @@ def test_missing_weight_file(tmp_path):
 def test_bad_weights_spec(tmp_path, spec):
   line = _run('eval.py', '--model=pix2pix', f'--weights={spec}', f'--out={tmp_path}')
   assert '--weights' in line
+
+
+def test_eval_refuses_a_config_it_would_ignore(tmp_path):
+  line = _run('eval.py', f'--workdir={tmp_path}', '--config=configs/pix2pix_shapes.py')
+  assert '--config would be ignored with --workdir' in line and '--config.<key>' in line
+
+
+@pytest.mark.parametrize(
+  ('override', 'expected'),
+  [
+    ('--config.data.preproces=none', 'unknown config key --config.data.preproces (did you mean'),
+    ('--config.ngf=16', '--config.ngf=16: the checkpoint was trained with ngf=8'),
+    ('--config.data.output_nc=1', '--config.data.output_nc=1: the checkpoint was trained with'),
+    ('--config.data.load_size=big', '--config.data.load_size=big: expected int'),
+  ],
+)
+def test_eval_workdir_overrides(tmp_path, override, expected):
+  checkpoint.save_config(tmp_path, pix2pix_shapes.get_config('tiny'))
+  line = _run('eval.py', f'--workdir={tmp_path}', override)
+  assert expected in line, line

@@ -11,7 +11,7 @@ import pytest
 import scripts
 from PIL import Image
 
-from jaxgan import checkpoint, eval_lib, models, port
+from jaxgan import checkpoint, errors, eval_lib, models, port
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -175,3 +175,67 @@ def test_diversity_says_why_it_is_skipped():
   assert 'fewer than 2' in eval_lib.diversity(config, small[:, :1])['skipped']
   config.eval.lpips_diversity = False
   assert 'off' in eval_lib.diversity(config, small)['skipped']
+
+
+def test_padding_reaches_the_nets_multiple_and_crops_back():
+  assert eval_lib.padding((1, 37, 53, 3), 4) == (1, 2, 1, 2)  # 40 x 56
+  assert eval_lib.padding((1, 37, 53, 3), 4, bucket=32) == (13, 14, 5, 6)  # 64 x 64
+  assert eval_lib.padding((1, 64, 48, 3), 32, bucket=32) == (0, 0, 8, 8)
+  assert eval_lib.padding((1, 20, 20, 3), 256, bucket=32) == (118, 118, 118, 118)
+  assert eval_lib.padding((2, 32, 64, 1), 32, bucket=32) == (0, 0, 0, 0)
+  images = np.random.default_rng(0).normal(size=(2, 5, 7, 3))
+  pads = eval_lib.padding(images.shape, 16)
+  padded = eval_lib.pad(images, pads)
+  assert padded.shape == (2, 16, 16, 3)
+  np.testing.assert_array_equal(padded[:, 4, 4:11], padded[:, 6, 4:11])  # reflected, not zeros
+  np.testing.assert_array_equal(eval_lib.crop(padded, pads), images)
+
+
+@pytest.mark.slow
+def test_a_folder_of_any_sizes_through_eval_py(tmp_path, pix2pix):
+  """--config.data.preprocess=none --output_only on a workdir: each output has its input's exact
+  size and name; the U-Net (unet_32) takes them padded; --step picks the checkpoint."""
+  config, state = pix2pix
+  checkpoint.save_config(tmp_path, config)
+  with checkpoint.Checkpointer(tmp_path) as ckpt:
+    ckpt.save(2, state)
+    ckpt.save(4, state.replace(params=jax.tree.map(np.zeros_like, state.params)))
+  folder = tmp_path / 'frames'
+  folder.mkdir()
+  rng = np.random.default_rng(0)
+  sizes = {'frame_0001': (37, 53), 'frame_0002': (64, 48), 'frame_0003': (32, 32)}
+  for name, (h, w) in sizes.items():
+    Image.fromarray(rng.integers(0, 255, (h, w, 3), np.uint8)).save(folder / f'{name}.jpg')
+  out = tmp_path / 'out'
+  result = scripts.run(
+    'eval.py',
+    f'--workdir={tmp_path}',
+    '--step=2',
+    f'--folder={folder}',
+    '--config.data.preprocess=none',
+    '--output_only',
+    f'--out={out}',
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert sorted(p.name for p in out.iterdir()) == [f'{n}.png' for n in sorted(sizes)]
+  for name, (h, w) in sizes.items():
+    assert np.asarray(Image.open(out / f'{name}.png')).shape == (h, w, 3)
+  # Step 2's weights (step 4's are zeros, whose outputs are flat grey).
+  assert np.asarray(Image.open(out / 'frame_0001.png')).std() > 1
+  # The image the net takes as it is gives what evaluate gives without any padding.
+  eval_lib.evaluate(config, state, tmp_path / 'direct', folder=str(folder))
+  direct = tmp_path / 'direct' / 'images' / 'AtoB' / 'frame_0003_fake_B.png'
+  np.testing.assert_array_equal(Image.open(out / 'frame_0003.png'), Image.open(direct))
+
+
+def test_restore_picks_the_step(tmp_path, pix2pix):
+  config, state = pix2pix
+  checkpoint.save_config(tmp_path, config)
+  with checkpoint.Checkpointer(tmp_path) as ckpt:
+    ckpt.save(2, state)
+    ckpt.save(4, state.replace(step=np.int32(4)))
+  assert eval_lib.restore(tmp_path)[2] == 4
+  _, restored, step = eval_lib.restore(tmp_path, step=2, overrides=[('eval.num_test', '1')])
+  assert step == 2 and int(restored.step) == int(state.step)
+  with pytest.raises(errors.InputError, match=r'--step=3: no checkpoint .* saved steps: 2, 4'):
+    eval_lib.restore(tmp_path, step=3)

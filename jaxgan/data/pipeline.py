@@ -114,7 +114,8 @@ def build(
   train=True: shuffled (a fresh permutation per epoch, as the official DataLoader; in order
   with serial_batches), repeated forever, random crops and flips, full batches only.
   train=False: in order, every image once, no flip, centred crops, load_size replaced by
-  data.test_load_size (0: crop_size, as the official test options); the last batches are padded
+  data.test_load_size (0: crop_size, as the official test options), and with preprocess 'none'
+  every image at its own size; the last batches are padded
   to full size with repeats whose paths are b'' (skip those when saving), so that every
   process yields steps_per_epoch batches of static shape. For 'unaligned', both domains are
   visited in order, the shorter one padded the same way.
@@ -453,6 +454,11 @@ def _process(example, data, mode, train, load_size, aug_seed, keys, in_memory=Fa
       out[key] = example[key]
       continue
     image = example[key] if in_memory else _to_channels(example[key], key, data)
+    if not train and data.preprocess == 'none':
+      # Evaluation at the image's own size (the official test rounds it to a multiple of 4);
+      # eval_lib pads each image to a size the generator takes and crops the output back.
+      out[key] = transforms.normalize(image)
+      continue
     if params is None or mode != 'aligned':
       # Aligned pairs share the crop and the flip (official get_params on A, used for both).
       shape = tf.shape(image)

@@ -334,18 +334,17 @@ def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
 FID_KID = False
 
 
-def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='AtoB'):
+def evaluate(config, state, out_dir, *, folder=None, **options):
   """eval.py's evaluation: random-z sampling of a split (`jaxgan.eval_sampling.evaluate`), or
   one translation per image of a folder (`jaxgan.eval_lib.translate_all`)."""
   if folder is not None:
     from jaxgan import eval_lib  # noqa: PLC0415 - it imports this module
 
-    return eval_lib.translate_all(
-      config, state, out_dir, num_test=num_test, folder=folder, direction=direction
-    )
+    return eval_lib.translate_all(config, state, out_dir, folder=folder, **options)
   from jaxgan import eval_sampling  # noqa: PLC0415 - data and metrics only for eval
 
-  return eval_sampling.evaluate(config, state, out_dir, num_test=num_test)
+  options.pop('direction', None)  # AtoB only
+  return eval_sampling.evaluate(config, state, out_dir, **options)
 
 
 def format_table(results):

@@ -400,14 +400,12 @@ def style_of(state: ts.TrainState, images, domain):
   return encode(state, 'gen_a' if domain == 'A' else 'gen_b', images)[1]
 
 
-def evaluate(config, state, out_dir, *, num_test=None, folder=None, direction='AtoB'):
-  """eval.py's evaluation: several random styles per input, both directions
-  (`jaxgan.munit_eval.evaluate`)."""
+def evaluate(config, state, out_dir, **options):
+  """eval.py's evaluation: several random styles per input, a split both ways or a folder one
+  way (`jaxgan.munit_eval.evaluate`, which takes the same options)."""
   from jaxgan import munit_eval  # noqa: PLC0415 - data and metrics only for eval
 
-  return munit_eval.evaluate(
-    config, state, out_dir, num_test=num_test, folder=folder, direction=direction
-  )
+  return munit_eval.evaluate(config, state, out_dir, **options)
 
 
 def load_weights(config, weights):

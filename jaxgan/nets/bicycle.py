@@ -205,6 +205,11 @@ class UnetGeneratorZ(nn.Module):
   dtype: Any = jnp.float32
   remat: bool = False
 
+  @property
+  def size_multiple(self) -> int:
+    """Image sides it takes: multiples of 2**num_downs."""
+    return 2**self.num_downs
+
   @nn.compact
   def __call__(self, x: Array, z: Array | None = None, train: bool = False) -> Array:
     """Maps [N, H, W, input_nc] images and z [N, nz] to [N, H, W, output_nc] in [-1, 1]."""

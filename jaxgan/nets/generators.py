@@ -94,6 +94,11 @@ class ResnetGenerator(nn.Module):
   dtype: Any = jnp.float32
   remat: bool = False
 
+  @property
+  def size_multiple(self) -> int:
+    """Image sides it maps to the same size: multiples of 4 (two stride-2 convolutions)."""
+    return 4
+
   @nn.compact
   def __call__(self, x: Array, train: bool = False) -> Array:
     """Maps NHWC images [N, H, W, input_nc] to [N, H, W, output_nc] in [-1, 1]."""
@@ -228,6 +233,11 @@ class UnetGenerator(nn.Module):
   init_gain: float = 0.02
   dtype: Any = jnp.float32
   remat: bool = False
+
+  @property
+  def size_multiple(self) -> int:
+    """Image sides it takes: multiples of 2**num_downs."""
+    return 2**self.num_downs
 
   @nn.compact
   def __call__(self, x: Array, train: bool = False) -> Array:

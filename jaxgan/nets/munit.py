@@ -478,6 +478,11 @@ class AdaINGen(nn.Module):
   dtype: Any = jnp.float32
   remat: bool = False
 
+  @property
+  def size_multiple(self) -> int:
+    """Image sides it maps to the same size: multiples of 2**n_downsample."""
+    return 2**self.n_downsample
+
   def setup(self):
     kw = dict(activ=self.activ, pad_type=self.pad_type, init_type=self.init_type, dtype=self.dtype)
     # The style encoder's 4 downsamplings are fixed in the official AdaINGen.
