@@ -100,9 +100,13 @@ def test_eval_py_on_a_workdir(tmp_path, pix2pix):
   checkpoint.save_config(tmp_path, config)
   with checkpoint.Checkpointer(tmp_path) as ckpt:
     ckpt.save(4, state)
+  out = tmp_path / 'eval' / 'test_4'
+  out.mkdir(parents=True)
+  earlier = {'AtoB': {'num_real': 4, 'num_fake': 4, 'fid': 12.5}}  # kept by --nofid
+  (out / 'metrics.json').write_text(json.dumps({'fid_kid': earlier}))
   result = scripts.run('eval.py', f'--workdir={tmp_path}', '--num_test=2', '--nofid')
   assert result.returncode == 0, result.stderr[-3000:]
-  out = tmp_path / 'eval' / 'test_4'
+  assert json.loads((out / 'metrics.json').read_text())['fid_kid'] == earlier
   assert f'results: {out}/index.html, {out}/metrics.json' in result.stdout
   assert 'mean_image' in result.stdout and 'PSNR' in result.stdout
   assert json.loads((out / 'metrics.json').read_text())['AtoB']['num_images'] == 2
@@ -239,3 +243,29 @@ def test_restore_picks_the_step(tmp_path, pix2pix):
   assert step == 2 and int(restored.step) == int(state.step)
   with pytest.raises(errors.InputError, match=r'--step=3: no checkpoint .* saved steps: 2, 4'):
     eval_lib.restore(tmp_path, step=3)
+
+
+def test_munit_translates_a_folder_one_way_with_synchronized_styles(tmp_path):
+  from configs import munit_shapes  # noqa: PLC0415
+
+  config = munit_shapes.get_config('tiny')
+  config.eval.num_styles = 2
+  config.data.preprocess = 'none'
+  state = _state(config)
+  folder = tmp_path / 'in'
+  folder.mkdir()
+  image = np.random.default_rng(0).integers(0, 255, (37, 53, 3), np.uint8)
+  for name in ('a', 'b'):  # the same image twice: only the styles can tell them apart
+    Image.fromarray(image).save(folder / f'{name}.png')
+  outputs = {}
+  for synchronized in (True, False):
+    config.eval.synchronized = synchronized
+    out = tmp_path / str(synchronized)
+    eval_lib.evaluate(config, state, out, folder=str(folder), direction='BtoA', output_only=True)
+    assert sorted(p.name for p in out.iterdir()) == ['a.png', 'a_s1.png', 'b.png', 'b_s1.png']
+    outputs[synchronized] = {p.stem: np.asarray(Image.open(p)) for p in out.iterdir()}
+    assert outputs[synchronized]['a'].shape == (37, 53, 3)
+    assert not np.array_equal(outputs[synchronized]['a'], outputs[synchronized]['a_s1'])
+  np.testing.assert_array_equal(outputs[True]['a'], outputs[True]['b'])
+  np.testing.assert_array_equal(outputs[True]['a_s1'], outputs[True]['b_s1'])
+  assert not np.array_equal(outputs[False]['a'], outputs[False]['b'])

@@ -95,9 +95,10 @@ def test_mmd2_unbiased_by_hand():
   x, y = np.array([[1.0], [2.0]]), np.array([[0.0], [1.0]])
   k = kid.polynomial_kernel
   assert kid.mmd2_unbiased(k(x, x), k(x, y), k(y, y)) == pytest.approx(9.5)
-  # Whole-set subsets: every subset is the set itself, so the std is 0.
+  # Whole-set subsets: every subset is the set itself: one value, no spread to report.
   result = kid.kid_from_features(x, y, subsets=3, subset_size=2)
-  assert result['kid'] == pytest.approx(9.5) and result['kid_std'] == pytest.approx(0.0)
+  assert result['kid'] == pytest.approx(9.5) and result['kid_std'] is None
+  assert result['kid_subsets'] == 1
 
 
 def test_kid_matches_torch_fidelity():

@@ -101,7 +101,11 @@ def test_few_images_skip_fid_with_a_note_and_keep_kid(tmp_path, extractor):
   assert 'more images than its 12 features' in note and 'KID' in note and str(real) in note
   assert results['kid_subset_size'] == 6 and np.isfinite(results['kid'])
   table = folders.format_table(results)
-  assert 'FID' in table and 'n/a (see notes)' in table and 'KID x 1e3 (subsets of 6)' in table
+  assert (
+    'FID' in table
+    and 'n/a (see notes)' in table
+    and 'KID x 1e3 (all 6 images, one subset)' in table
+  )
   assert table.splitlines()[-1] == f'note: {note}'
 
 
@@ -226,3 +230,12 @@ def test_package_exports_load_lazily():
     'assert m.FeatureExtractor is m.inception.FeatureExtractor'
   )
   subprocess.run([sys.executable, '-c', code], check=True, timeout=120)
+
+
+def test_format_table_reports_kid_spread_only_where_there_is_one():
+  one = {'num_real': 4, 'num_fake': 4, 'fid': None, 'kid': 0.002, 'kid_std': None}
+  table = folders.format_table({**one, 'kid_subset_size': 4, 'kid_subsets': 1})
+  assert 'KID x 1e3 (all 4 images, one subset)' in table and '+-' not in table
+  several = {**one, 'kid_std': 0.001, 'kid_subset_size': 50, 'kid_subsets': 100}
+  table = folders.format_table(several)
+  assert '(100 subsets of 50)' in table and '2.000 +- 1.000 (std over subsets)' in table

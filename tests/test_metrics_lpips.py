@@ -106,3 +106,15 @@ def test_weights_that_do_not_fit(tiny_alex):
     lpips.lpips_variables(sd, 'vgg', '0.1')
   with pytest.raises(WeightsError, match='unexpected key extra.weight'):
     lpips.lpips_variables({**sd, 'extra.weight': np.zeros(1)}, 'alex', '0.1')
+
+
+def test_a_short_call_is_padded_to_a_power_of_two_not_the_batch(tiny_alex):
+  model = lpips.LPIPSModel(tiny_alex.variables, 'alex', '0.1', batch_size=64)
+  devices = model.mesh.devices.size
+  assert model.padded_size(20) == max(32, devices) and model.padded_size(64) == 64
+  assert model.padded_size(1) == devices and model.padded_size(33) == 64
+  seen, run = [], model._distance
+  model._distance = lambda v, a, b: seen.append(len(a)) or run(v, a, b)
+  x = np.zeros((20, 32, 32, 3), np.float32)
+  assert model.distance(x, x).shape == (20,)
+  assert seen == [max(32, devices)]  # 20 pairs run as 32, not as the batch of 64

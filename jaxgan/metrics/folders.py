@@ -353,12 +353,12 @@ def format_table(results: dict[str, Any]) -> str:
   fid_value = results.get('fid')
   rows.append(('FID', 'n/a (see notes)' if fid_value is None else f'{fid_value:.3f}'))
   if 'kid' in results:
-    rows.append(
-      (
-        f'KID x 1e3 (subsets of {results["kid_subset_size"]})',
-        f'{results["kid"] * 1e3:.3f} +- {results["kid_std"] * 1e3:.3f}',
-      )
-    )
+    if results.get('kid_std') is None:  # one subset of every image: no spread to report
+      name, spread = f'KID x 1e3 (all {results["kid_subset_size"]} images, one subset)', ''
+    else:
+      name = f'KID x 1e3 ({results["kid_subsets"]} subsets of {results["kid_subset_size"]})'
+      spread = f' +- {results["kid_std"] * 1e3:.3f} (std over subsets)'
+    rows.append((name, f'{results["kid"] * 1e3:.3f}{spread}'))
   if 'preprocess' in results:
     rows.append(('preprocessing', results['preprocess']))
   width = max(len(name) for name, _ in rows)

@@ -54,6 +54,8 @@ def kid_from_features(
 
   Returns:
     {'kid': mean, 'kid_std': std over subsets, 'kid_subset_size': ..., 'kid_subsets': ...}.
+    Where a subset would hold every image of both sets, every subset is the same: one is
+    computed, and 'kid_std' is None (there is no spread to report).
 
   Raises:
     InputError: a subset larger than a set, or fewer than 2 images.
@@ -72,6 +74,9 @@ def kid_from_features(
       )
   if subset_size < 2:
     raise InputError(f'KID needs at least 2 images per subset; got {subset_size}')
+  whole = subset_size == len(x) == len(y)
+  if whole:
+    subsets = 1  # every subset would be both whole sets: the same value each time
   rng = np.random.RandomState(seed)
   values = np.empty(subsets)
   for i in range(subsets):
@@ -82,7 +87,7 @@ def kid_from_features(
     )
   return {
     'kid': float(values.mean()),
-    'kid_std': float(values.std()),
+    'kid_std': None if whole else float(values.std()),
     'kid_subset_size': int(subset_size),
     'kid_subsets': int(subsets),
   }

@@ -304,6 +304,14 @@ class LPIPSModel:
       out_shardings=parallel.replicated(self.mesh),
     )
 
+  def padded_size(self, n: int) -> int:
+    """The batch a chunk of n pairs runs as: the next power of two (a multiple of the device
+    count, at most batch_size), so a short call pays for little more than its own pairs while
+    at most log2(batch_size) programs are compiled."""
+    devices = self.mesh.devices.size
+    size = max(devices, 1 << max(n - 1, 0).bit_length())
+    return min(self.batch_size, math.ceil(size / devices) * devices)
+
   def distance(self, x0: Any, x1: Any) -> np.ndarray:
     """[N] LPIPS distances between corresponding images of two [N, H, W, 3] batches."""
     from jaxgan.metrics.inception import check_images
@@ -317,7 +325,7 @@ class LPIPSModel:
     out = []
     for start in range(0, len(x0), self.batch_size):
       a, b = x0[start : start + self.batch_size], x1[start : start + self.batch_size]
-      n, pad = len(a), self.batch_size - len(a)
+      n, pad = len(a), self.padded_size(len(a)) - len(a)
       if pad:
         zeros = np.zeros((pad, *a.shape[1:]), np.float32)
         a, b = np.concatenate([a, zeros]), np.concatenate([b, zeros])
