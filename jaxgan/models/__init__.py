@@ -4,7 +4,9 @@ Adding a model is a file here and a line in `_MODELS`; modules are imported on f
 """
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
+from typing import NamedTuple
 
 from jaxgan.errors import ConfigError
 
@@ -15,6 +17,22 @@ _MODELS = {
   'bicyclegan': 'jaxgan.models.bicyclegan',
   'munit': 'jaxgan.models.munit',
 }
+
+
+class Inference(NamedTuple):
+  """A model's translation in one direction, as a function of the images alone (and a code).
+
+  Attributes:
+    net: the net whose input the images are (its `size_multiple` governs the padding).
+    code_size: the length of the code each image takes (BicycleGAN's z, MUNIT's style); 0 for
+      none.
+    apply: apply(images [N, H, W, C], codes [N, code_size] | None, rng) -> [N, H, W, C'],
+      in train or eval mode as config.eval.eval_mode says (rng keys the dropout).
+  """
+
+  net: str
+  code_size: int
+  apply: Callable
 
 
 def names() -> tuple[str, ...]:

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
 from jaxgan.losses import GANLoss, l1_loss
+from jaxgan.models import Inference
 from jaxgan.nets import bicycle
 
 NETS = ('G', 'E', 'D', 'D2')
@@ -308,6 +309,13 @@ def translate(state: ts.TrainState, images, direction: str = 'AtoB', rng=None):
   z_rng, drop_rng = jax.random.split(_eval_rng(state, rng))
   z = random_z(z_rng, images.shape[0], state.config.nz)
   return generate(state, images, z, drop_rng)
+
+
+def inference(state: ts.TrainState, direction: str = 'AtoB') -> Inference:
+  """What export needs: G(images, z) with the latent code z [N, nz] as an input."""
+  if direction != 'AtoB':
+    raise ConfigError(f'BicycleGAN translates AtoB only, got direction {direction!r}')
+  return Inference('G', state.config.nz, lambda images, z, rng: generate(state, images, z, rng))
 
 
 def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:

@@ -14,6 +14,7 @@ from jaxgan import image_pool
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
 from jaxgan.losses import GANLoss, gradient_penalty, identity_loss, l1_loss, uses_gradient_penalty
+from jaxgan.models import Inference
 from jaxgan.nets import discriminators, generators
 
 NETS = ('G_A', 'G_B', 'D_A', 'D_B')
@@ -189,6 +190,15 @@ def translate(state: ts.TrainState, images: jax.Array, direction: str = 'AtoB', 
   train = not state.config.eval.eval_mode
   out, _ = state.apply(_GENERATORS[direction], images, train=train, rng=_eval_rng(state, rng))
   return out
+
+
+def inference(state: ts.TrainState, direction: str = 'AtoB') -> Inference:
+  """What export needs to run the generator of `direction` on its own (see models.Inference)."""
+  if direction not in _GENERATORS:
+    raise ConfigError(f'unknown direction {direction!r}; known: AtoB, BtoA')
+  return Inference(
+    _GENERATORS[direction], 0, lambda images, code, rng: translate(state, images, direction, rng)
+  )
 
 
 def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:

@@ -27,6 +27,7 @@ from flax import core
 
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
+from jaxgan.models import Inference
 from jaxgan.nets import munit as nets
 
 NETS = ('gen_a', 'gen_b', 'dis_a', 'dis_b')
@@ -398,6 +399,18 @@ def translate(state: ts.TrainState, images, direction='AtoB', rng=None, style=No
 def style_of(state: ts.TrainState, images, domain):
   """Style codes of images of `domain` ('A' | 'B'), for example-guided translation."""
   return encode(state, 'gen_a' if domain == 'A' else 'gen_b', images)[1]
+
+
+def inference(state: ts.TrainState, direction: str = 'AtoB') -> Inference:
+  """What export needs: the source's content encoder and the target's decoder, with the
+  target-domain style code [N, style_dim] as an input."""
+  if direction not in _DIRECTIONS:
+    raise ConfigError(f'unknown direction {direction!r}; known: AtoB, BtoA')
+  return Inference(
+    _DIRECTIONS[direction][0],
+    state.config.gen.style_dim,
+    lambda images, style, rng: translate(state, images, direction, style=style[:, None, None, :]),
+  )
 
 
 def evaluate(config, state, out_dir, **options):

@@ -13,6 +13,7 @@ from jaxgan import image_pool
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
 from jaxgan.losses import GANLoss, gradient_penalty, l1_loss, uses_gradient_penalty
+from jaxgan.models import Inference
 from jaxgan.nets import discriminators, generators
 
 NETS = ('G', 'D')
@@ -147,6 +148,13 @@ def translate(state: ts.TrainState, images: jax.Array, direction: str = 'AtoB', 
   train = not state.config.eval.eval_mode
   fake_B, _ = state.apply('G', images, train=train, rng=_eval_rng(state, rng))
   return fake_B
+
+
+def inference(state: ts.TrainState, direction: str = 'AtoB') -> Inference:
+  """What export needs to run the generator of `direction` on its own (see models.Inference)."""
+  if direction != 'AtoB':
+    raise ConfigError(f'pix2pix translates AtoB only, got direction {direction!r}')
+  return Inference('G', 0, lambda images, code, rng: translate(state, images, 'AtoB', rng))
 
 
 def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
