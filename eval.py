@@ -147,6 +147,7 @@ def main(argv):
     cli.fail('--weights needs --out=DIR for the results')
   cli.quiet_environment()
   from jaxgan import eval_lib, metrics  # noqa: PLC0415 - import JAX and TensorFlow: after flags
+  from jaxgan.port import states  # noqa: PLC0415
 
   try:
     if FLAGS.workdir:
@@ -158,7 +159,7 @@ def main(argv):
     else:
       config = FLAGS.config
       cli.check_model(FLAGS.model, config)
-      weights = eval_lib.parse_weights(FLAGS.weights, models.get(config.model))
+      weights = states.parse(FLAGS.weights, models.get(config.model))
       state, step = eval_lib.load_weights(config, weights), None
     if FLAGS.split:
       config.eval.split = FLAGS.split

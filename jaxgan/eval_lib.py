@@ -30,9 +30,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from jaxgan import checkpoint, data, errors, models, port, visualize
+from jaxgan import checkpoint, data, errors, models, visualize
 from jaxgan.data import synthetic
 from jaxgan.metrics import ground_truth
+from jaxgan.port import states
 
 
 def generators(model):
@@ -44,7 +45,7 @@ def generators(model):
 
 def size_multiple(state, net):
   """Image sides net `net` of a state maps to the same size: multiples of this."""
-  return int(getattr(state.nets[net], 'size_multiple', 1))
+  return int(getattr(state.nets.get(net), 'size_multiple', 1))
 
 
 def padding(shape, multiple, bucket=0):
@@ -151,28 +152,6 @@ def restore(workdir, defaults=None, step=None, overrides=()):
   return config, state, step
 
 
-def parse_weights(specs, model):
-  """{net: path} from ['G=path.pth', 'G_A=a.npz,G_B=b.npz', ...].
-
-  For CycleGAN, 'G' names G_A, the AtoB generator (the official test model's single G).
-
-  Raises:
-    jaxgan.errors.ConfigError: a spec that is not NET=PATH, or an unknown net.
-  """
-  weights = {}
-  for spec in (s for item in specs for s in item.split(',') if s):
-    name, sep, path = spec.partition('=')
-    if not sep or not path:
-      raise errors.ConfigError(f'--weights={spec}: expected NET=PATH, e.g. G=latest_net_G.pth')
-    known = (*model.NETS, *getattr(model, 'WEIGHT_FILES', ()))  # MUNIT: gen=gen_*.pt
-    if name == 'G' and 'G' not in known:
-      name = generators(model)['AtoB']
-    if name not in known:
-      raise errors.ConfigError(f'--weights: unknown net {name!r}; known: {", ".join(known)}')
-    weights[name] = path
-  return weights
-
-
 def load_weights(config, weights):
   """A state whose nets `weights` names ({net: .pth/.npz path}) hold official weights.
 
@@ -182,21 +161,8 @@ def load_weights(config, weights):
   Raises:
     jaxgan.errors.WeightsError: a file that is missing, unreadable or does not fit.
   """
-  model = models.get(config.model)
-  if hasattr(model, 'load_weights'):  # a model whose official files hold several nets (MUNIT)
-    return model.load_weights(config, weights)
   state = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), jax.eval_shape(_create(config)))
-  params, stats = dict(state.params), dict(state.batch_stats)
-  for name, path in weights.items():
-    kind = {'G': config.netG, 'E': config.get('netE')}.get(name[0], config.netD)
-    converted = port.to_flax(
-      port.load_state_dict(path),
-      {'params': params[name], 'batch_stats': stats[name]},
-      name=f'{name} ({kind}) from {path}',
-    )
-    params[name] = converted['params']
-    stats[name] = converted.get('batch_stats', {})
-  return state.replace(params=params, batch_stats=stats)
+  return states.load_into(config, state, weights)
 
 
 def _translator(model, direction):

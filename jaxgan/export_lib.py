@@ -27,16 +27,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan import errors, models, port, torch_file
+from jaxgan import errors, eval_lib, models, port, torch_file
+from jaxgan.port import states
 
 FORMATS = ('npz', 'pth', 'jax', 'savedmodel')
 PROGRAMS = ('jax', 'savedmodel')
 DIRECTIONS = ('AtoB', 'BtoA')
-
-
-def _weight_files(model):
-  """MUNIT's official files holding a pair of nets: {'gen': ('gen_a', 'gen_b'), ...}."""
-  return {name: (f'{name}_a', f'{name}_b') for name in getattr(model, 'WEIGHT_FILES', ())}
 
 
 def directions(model, state):
@@ -60,7 +56,7 @@ def check_net(config, state, net, fmt):
   if fmt in PROGRAMS:
     known = directions(model, state)
   else:
-    known = {**{n: n for n in model.NETS}, **_weight_files(model)}
+    known = {**{n: n for n in model.NETS}, **states.pairs(model)}
   if net not in known:
     raise errors.ConfigError(
       f'--net={net!r} cannot be exported as {fmt} from {config.model}; known: {", ".join(known)}'
@@ -69,7 +65,7 @@ def check_net(config, state, net, fmt):
 
 def state_dict(config, state, net):
   """The official state_dict of net `net` (for MUNIT's 'gen' / 'dis': {'a': ..., 'b': ...})."""
-  pair = _weight_files(models.get(config.model)).get(net)
+  pair = states.pairs(models.get(config.model)).get(net)
   if pair:
     return {side: state_dict(config, state, name) for side, name in zip('ab', pair, strict=True)}
   return port.from_flax({'params': state.params[net], 'batch_stats': state.batch_stats[net]})
@@ -113,7 +109,7 @@ def function(config, state, direction):
   state = state.replace(config=ml_collections.FrozenConfigDict(config))
   direction = directions(model, state)[direction]
   inference = model.inference(state, direction)
-  multiple = int(getattr(state.nets[inference.net], 'size_multiple', 1))
+  multiple = eval_lib.size_multiple(state, inference.net)
   channels = config.data.input_nc if direction == 'AtoB' else config.data.output_nc
   # The key eval.py gives the image at each position (eval_lib.translate_all).
   base_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1 if direction == 'AtoB' else 2)

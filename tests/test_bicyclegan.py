@@ -260,7 +260,7 @@ def test_hue_task_sampling_scores_bins(tmp_path, monkeypatch):
   monkeypatch.setattr(eval_sampling, '_sampler', truth_only)
   config = bicyclegan_hues.get_config('tiny')
   config.eval.lpips_diversity = False
-  state = types.SimpleNamespace(params={'E': None})
+  state = types.SimpleNamespace(params={'E': None}, nets={})
   results = eval_sampling.evaluate(config, state, tmp_path, num_test=3)
   modes = results['AtoB']['modes']
   assert modes['num_bins'] == 6 and modes['threshold'] == 0.05

@@ -20,7 +20,6 @@ from configs import bicyclegan_shapes, cyclegan_shapes, munit_shapes, pix2pix_sh
 from jaxgan import checkpoint, eval_lib, export_lib, models, port  # noqa: E402
 from jaxgan.errors import ConfigError  # noqa: E402
 from jaxgan.models import munit  # noqa: E402
-from jaxgan.port import munit as port_munit  # noqa: E402
 
 SIZES = ((37, 53), (32, 32))  # one the nets cannot take as it is, one they can
 
@@ -50,7 +49,7 @@ def test_munit_exports_the_official_gen_pair(tmp_path):
   config = munit_shapes.get_config('tiny')
   state = _state(config)
   path = export_lib.export(config, state, 'gen', 'pth', tmp_path / 'gen_00000004.pt')
-  loaded = port_munit.load_weights(config, {'gen': path})
+  loaded = eval_lib.load_weights(config, {'gen': path})
   for net in ('gen_a', 'gen_b'):
     for got, want in zip(
       jax.tree.leaves(loaded.params[net]), jax.tree.leaves(state.params[net]), strict=True

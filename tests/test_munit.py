@@ -288,6 +288,7 @@ def test_official_weights_load_and_reconstruct(parity_dir, tmp_path):
   from parity_utils import load_fixture, nchw_to_nhwc  # noqa: PLC0415
 
   from jaxgan import eval_lib, port  # noqa: PLC0415
+  from jaxgan.port import states  # noqa: PLC0415
 
   fixture = load_fixture(parity_dir / 'munit_G_adain.npz')
   meta = fixture.meta
@@ -296,7 +297,7 @@ def test_official_weights_load_and_reconstruct(parity_dir, tmp_path):
   config.data.crop_size = 64
   pair = {f'{d}.{k}': v for d in 'ab' for k, v in fixture.sd.items()}
   port.save_npz(tmp_path / 'gen_00001000.npz', pair)
-  weights = eval_lib.parse_weights([f'gen={tmp_path / "gen_00001000.npz"}'], munit)
+  weights = states.parse([f'gen={tmp_path / "gen_00001000.npz"}'], munit)
   assert weights == {'gen': str(tmp_path / 'gen_00001000.npz')}
   state = eval_lib.load_weights(config, weights)
   x = jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))

@@ -419,11 +419,3 @@ def evaluate(config, state, out_dir, **options):
   from jaxgan import munit_eval  # noqa: PLC0415 - data and metrics only for eval
 
   return munit_eval.evaluate(config, state, out_dir, **options)
-
-
-def load_weights(config, weights):
-  """A state holding official weights: an official gen_*.pt holds both domains' generators
-  (`jaxgan.port.munit.load_weights`)."""
-  from jaxgan.port import munit as port_munit  # noqa: PLC0415 - torch/npz reading only for eval
-
-  return port_munit.load_weights(config, weights)
