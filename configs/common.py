@@ -74,6 +74,11 @@ def get_config():
   # Recompute the generators' blocks in the backward pass (jax.checkpoint) instead of keeping
   # their activations: for images or batches that would not fit (docs/performance.md).
   config.remat = False
+  # Start a fresh run from weight files instead of the random init: 'NET=PATH[,NET=PATH]'
+  # (official .pth state_dicts, or .npz / .pth from export.py; MUNIT: gen=gen_*.pt too), e.g.
+  # 'G_A=latest_net_G_A.pth,G_B=latest_net_G_B.pth'. The other nets start fresh; a resumed run
+  # keeps its checkpoint.
+  config.init_from = ''
 
   # Objectives.
   config.gan_mode = 'vanilla'  # vanilla | lsgan | wgangp

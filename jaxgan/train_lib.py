@@ -30,7 +30,9 @@ import collections
 import dataclasses
 import inspect
 import pathlib
+import shutil
 import signal
+import sys
 import threading
 import time
 
@@ -41,6 +43,7 @@ from jax.experimental import multihost_utils
 
 from jaxgan import checkpoint, data, errors, models, parallel, visualize
 from jaxgan import train_state as ts
+from jaxgan.port import states
 
 _AHEAD = 2  # steps the host may dispatch ahead of the device
 
@@ -129,12 +132,52 @@ def sample_batch(config, num):
 
 def _lr(config, step, steps_per_epoch):
   """The learning rate step `step` (1-based) trained with."""
-  return float(config.lr) * float(ts.lr_factor(config, (step - 1) // steps_per_epoch))
+  return float(config.lr) * float(
+    ts.lr_factor(config, ts.schedule_epoch(config, step - 1, steps_per_epoch))
+  )
 
 
 def _epoch(config, step, steps_per_epoch):
   """The official epoch number (from epoch_count) that step `step` (1-based) belongs to."""
   return (max(step, 1) - 1) // steps_per_epoch + int(config.epoch_count)
+
+
+class _ProgressBar:
+  """tqdm's bar (step/s, ETA, losses), started after the first step: its rate and ETA leave
+  out the compilation, which the line before it reports. At most 160 columns, a terminal's
+  width or 120 in a log file, with a bar 20 wide: MUNIT's 12 losses are cut at the end (all of
+  them are in loss_log.txt and TensorBoard)."""
+
+  def __init__(self, total, start, *, enabled):
+    self.total, self.start, self.enabled = total, start, enabled
+    self.bar, self.t0 = None, time.time()
+    columns = shutil.get_terminal_size((120, 24)).columns if sys.stderr.isatty() else 120
+    self.columns = min(columns, 160)
+
+  def update(self, step, metrics):
+    if self.bar is None:
+      jax.block_until_ready(metrics)  # the first step compiles the program
+      if self.enabled:
+        tqdm.tqdm.write(f'  first step (compiling the train step): {time.time() - self.t0:.1f}s')
+      self.bar = tqdm.tqdm(
+        total=self.total,
+        initial=step,
+        unit='step',
+        ncols=self.columns,
+        bar_format='{l_bar}{bar:20}{r_bar}',  # the bar keeps its width; long losses are cut
+        disable=not self.enabled,
+        smoothing=0.1,
+      )
+    else:
+      self.bar.update(step - self.bar.n)
+
+  def losses(self, values):
+    if self.bar is not None:
+      self.bar.set_postfix({k.removeprefix('loss_'): f'{v:.3f}' for k, v in values.items()})
+
+  def close(self):
+    if self.bar is not None:
+      self.bar.close()
 
 
 def train(config, workdir, *, on_step=None):
@@ -160,6 +203,7 @@ def train(config, workdir, *, on_step=None):
   parallel.check_batch_size(config.batch_size, mesh)
   # Bad model options fail here, in a second, before any data is read.
   jax.eval_shape(lambda: model.create(config, jax.random.PRNGKey(config.seed), 1))
+  init_from = states.parse(config.get('init_from', ''), model, option='config.init_from')
 
   dataset = data.build(
     config,
@@ -185,6 +229,8 @@ def train(config, workdir, *, on_step=None):
     state = ckpt.restore(template)
   else:
     state = jax.jit(create, out_shardings=rep)()  # one program: faster than op-by-op init
+    if init_from:
+      state = jax.device_put(states.load_into(config, state, init_from), rep)
   checkpoint.save_config(workdir, config)
 
   step_fn = parallel.compile_train_step(model.train_step, state, mesh)
@@ -197,7 +243,9 @@ def train(config, workdir, *, on_step=None):
       f'{config.model} {config.name}: {dataset.num_examples} training examples'
       f'{" (decoded and resized once, held in memory)" if dataset.in_memory else ""}, '
       f'{spe} steps an epoch, {total} steps on {mesh.devices.size} device(s)\n'
-      f'  {"resuming at step " + str(start) if start else "starting at step 0"}\n'
+      f'  {"resuming at step " + str(start) if start else "starting at step 0"}'
+      + (f' from {config.init_from}' if init_from and not start else '')
+      + '\n'
       f'  checkpoints: {ckpt.directory} (every {config.checkpoint_every} steps, keeps '
       f'{config.keep_checkpoints})\n'
       f'  samples:     {web_dir / "index.html"} (every {config.sample_every} steps)\n'
@@ -216,7 +264,7 @@ def train(config, workdir, *, on_step=None):
       else _lr(config, step, spe)
     )
     writer.scalars(step, {**values, 'lr': lr})
-    bar.set_postfix({k.removeprefix('loss_'): f'{v:.3f}' for k, v in values.items()})
+    bar.losses(values)
     line = ' '.join(f'{k.removeprefix("loss_")}: {v:.4f}' for k, v in values.items())
     with open(workdir / 'loss_log.txt', 'a') as f:
       f.write(f'(epoch: {_epoch(config, step, spe)}, step: {step}, lr: {lr:.3g}) {line}\n')
@@ -242,9 +290,7 @@ def train(config, workdir, *, on_step=None):
   released = threading.Event()
   stream = _train_stream(dataset, start, released)
   batches = parallel.prefetch_to_device(stream, config.data.prefetch, mesh)
-  bar = tqdm.tqdm(
-    total=total, initial=start, unit='step', dynamic_ncols=True, disable=not primary, smoothing=0.1
-  )
+  bar = _ProgressBar(total, start, enabled=primary)
   t0 = time.time()
   try:
     with _StopRequest() as stop:
@@ -257,7 +303,7 @@ def train(config, workdir, *, on_step=None):
         in_flight.append(metrics)
         if len(in_flight) > _AHEAD:
           jax.block_until_ready(in_flight.popleft())
-        bar.update()
+        bar.update(step, in_flight[-1])
         if on_step is not None:
           on_step(step)
         if step % config.log_every == 0 or step == total:

@@ -182,14 +182,29 @@ def lr_factor(config, epoch):
   raise ConfigError(f'unknown lr_policy {policy!r}; known: {", ".join(LR_POLICIES)}')
 
 
+def schedule_epoch(config, count, steps_per_epoch: int):
+  """The schedule's 0-based epoch of update `count` (int or int array).
+
+  count // steps_per_epoch, as the official scheduler; but with config.num_steps > 0 the run
+  is num_steps long whatever the epochs, so the schedule's n_epochs + n_epochs_decay epochs are
+  rescaled to span those steps (the linear decay then starts n_epochs / (n_epochs +
+  n_epochs_decay) of the way through, and reaches its last value at the end, as it would over
+  the full epochs).
+  """
+  if config.num_steps > 0:
+    epochs = int(config.n_epochs + config.n_epochs_decay)
+    return count * epochs // int(config.num_steps)
+  return count // steps_per_epoch
+
+
 def make_schedule(config, steps_per_epoch: int) -> optax.Schedule:
-  """step -> learning rate, constant within an epoch (epoch = step // steps_per_epoch)."""
+  """step -> learning rate, constant within an epoch (`schedule_epoch`)."""
   if steps_per_epoch < 1:
     raise ConfigError(f'steps_per_epoch must be >= 1, got {steps_per_epoch}')
   config = _freeze(config)
   lr_factor(config, 0)  # Unknown policies fail here, not inside jit.
   lr = float(config.lr)
-  return lambda count: lr * lr_factor(config, count // steps_per_epoch)
+  return lambda count: lr * lr_factor(config, schedule_epoch(config, count, steps_per_epoch))
 
 
 def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:

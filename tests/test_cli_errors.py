@@ -124,3 +124,13 @@ def test_eval_workdir_overrides(tmp_path, override, expected):
   checkpoint.save_config(tmp_path, pix2pix_shapes.get_config('tiny'))
   line = _run('eval.py', f'--workdir={tmp_path}', override)
   assert expected in line, line
+
+
+def test_init_from_names_an_unknown_net(tmp_path):
+  line = _run(
+    'train.py',
+    '--config=configs/pix2pix_shapes.py:tiny',
+    '--config.init_from=G_A=x.pth',
+    f'--workdir={tmp_path}',
+  )
+  assert line == "error: config.init_from: unknown net 'G_A'; known: G, D"

@@ -256,3 +256,42 @@ def test_sigterm_checkpoints_the_step_reached(monkeypatch, tmp_path):
   assert outcome.signal == 'SIGTERM' and 1 <= outcome.step <= 6
   assert _steps(tmp_path)[-1] == outcome.step
   assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.slow
+def test_a_run_starts_from_init_from_weights(tmp_path):
+  """--config.init_from=G=<.pth> starts G from those weights and D fresh (lr 0 keeps both)."""
+  from test_eval import _state  # noqa: PLC0415
+
+  from jaxgan import export_lib, torch_file  # noqa: PLC0415
+
+  config = pix2pix_shapes.get_config('tiny')
+  given = _state(config)
+  weights = tmp_path / 'latest_net_G.pth'
+  torch_file.write(weights, export_lib.state_dict(config, given, 'G'))
+  workdir = tmp_path / 'run'
+  result = scripts.run(
+    'train.py',
+    '--config=configs/pix2pix_shapes.py:tiny',
+    f'--workdir={workdir}',
+    f'--config.init_from=G={weights}',
+    '--config.num_steps=1',
+    '--config.lr=0',
+  )
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert f'starting at step 0 from G={weights}' in result.stdout
+  _, leaves = _final_state(workdir)
+  params = {jax.tree_util.keystr(path): x for path, x in leaves}
+  for path, want in jax.tree_util.tree_flatten_with_path(given.params['G'])[0]:
+    key = f".params['G']{jax.tree_util.keystr(path)}"
+    np.testing.assert_array_equal(params[key], want, err_msg=key)
+  d_kernels = [k for k in params if k.startswith(".params['D']") and k.endswith("['kernel']")]
+  assert d_kernels and not np.allclose(params[d_kernels[0]], _leaf(given.params, d_kernels[0]))
+
+
+def _leaf(params, key):
+  """The leaf of `params` named by keystr `key` (".params['D']['model']...")."""
+  node = params
+  for part in key.removeprefix('.params').strip('[]').split(']['):
+    node = node[part.strip("'")]
+  return node

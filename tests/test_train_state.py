@@ -137,3 +137,16 @@ def test_state_is_a_pytree_of_arrays_and_players_update_only_their_nets():
   moved = jax.tree.map(lambda a, b: bool(jnp.all(a != b)), state.params['D2'], new.params['D2'])
   assert all(jax.tree.leaves(same)) and all(jax.tree.leaves(moved))
   assert isinstance(state.tx['D'], optax.GradientTransformation)
+
+
+def test_num_steps_rescales_the_schedule_to_the_run():
+  # 20 steps of a run whose data has 1000 steps an epoch: the 2 + 3 schedule epochs span the 20
+  # steps (4 each), so the decay happens within the run instead of never.
+  config = _config(lr_policy='linear', n_epochs=2, n_epochs_decay=3, num_steps=20)
+  schedule = ts.make_schedule(config, 1000)
+  lrs = [float(schedule(step)) for step in range(20)]
+  np.testing.assert_allclose(lrs, np.repeat([1.0, 1.0, 0.75, 0.5, 0.25], 4), rtol=1e-6)
+  # num_steps equal to the epochs' steps is the official schedule exactly.
+  exact = ts.make_schedule(_config(n_epochs=2, n_epochs_decay=3, num_steps=15), 3)
+  official = ts.make_schedule(_config(n_epochs=2, n_epochs_decay=3), 3)
+  assert [float(exact(s)) for s in range(15)] == [float(official(s)) for s in range(15)]
