@@ -20,7 +20,9 @@ from ml_collections import config_flags
 from jaxgan import cli, errors, models
 
 flags.DEFINE_string('model', None, f'the model: {" | ".join(models.names())}')
-config_flags.DEFINE_config_file('config', None, 'a config file, configs/<name>.py[:arg]')
+config_flags.DEFINE_config_file(
+  'config', None, 'a config file, configs/<name>.py[:arg]; its keys: docs/config.md'
+)
 flags.DEFINE_string('out', None, 'write the result as JSON here')
 flags.DEFINE_float('peak_tflops', None, 'peak TFLOP/s of one device, for MFU (default: by kind)')
 flags.DEFINE_bool('input', False, 'also time the real input pipeline alone (needs the data)')

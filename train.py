@@ -25,7 +25,9 @@ from jaxgan import cli, errors, models
 
 flags.DEFINE_string('model', None, f'the model: {" | ".join(models.names())}')
 flags.DEFINE_string('workdir', None, 'directory for checkpoints, samples and logs (resumes)')
-config_flags.DEFINE_config_file('config', None, 'a config file, configs/<name>.py[:arg]')
+config_flags.DEFINE_config_file(
+  'config', None, 'a config file, configs/<name>.py[:arg]; its keys: docs/config.md'
+)
 FLAGS = flags.FLAGS
 
 

@@ -97,3 +97,20 @@ def test_tiny_variant_is_tiny_and_builds(name):
 def test_unknown_variant_fails():
   with pytest.raises(ValueError, match='unknown config variant'):
     _load('pix2pix_shapes', 'huge')
+
+
+def test_docs_config_md_lists_every_key_as_the_tool_writes_it():
+  import importlib.util  # noqa: PLC0415
+
+  path = pathlib.Path(__file__).resolve().parents[1] / 'tools' / 'config_keys.py'
+  spec = importlib.util.spec_from_file_location('config_keys', path)
+  tool = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(tool)
+  doc = (path.parents[1] / 'docs' / 'config.md').read_text()
+  assert doc == tool.render(), (
+    'docs/config.md is stale: python tools/config_keys.py > docs/config.md'
+  )
+  for key in tool.keys():
+    assert f'| `{key}` |' in doc, key
+  undescribed = [line for line in doc.splitlines() if line.endswith('|  |')]
+  assert not undescribed, undescribed

@@ -1,0 +1,188 @@
+"""Writes docs/config.md: every config key of every model, its default and what it does.
+
+  python tools/config_keys.py > docs/config.md
+
+The defaults come from each model's default config (cli.DEFAULT_CONFIGS); the descriptions
+from the comments beside (or just above) the keys' assignments in configs/common.py and the
+model's config file. tests/test_configs.py checks that the file is what this prints.
+"""
+
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from configs import common  # noqa: E402
+from jaxgan import cli  # noqa: E402
+
+# What the official options mean, for keys whose assignment carries no comment.
+OFFICIAL = {
+  'model': 'which model: pix2pix | cyclegan | bicyclegan | munit',
+  'name': "the experiment's name (page titles, sample grids)",
+  'seed': 'seeds the nets, the data order and every random draw of the run',
+  'beta1': "Adam's first-moment decay",
+  'beta2': "Adam's second-moment decay",
+  'epoch_count': 'the epoch the linear policy counts from (official --epoch_count)',
+  'n_epochs': 'epochs at the initial learning rate',
+  'n_epochs_decay': 'epochs of linear decay to zero after n_epochs',
+  'keep_checkpoints': 'how many of the newest checkpoints are kept (0: all)',
+  'ngf': 'generator filters in the last conv layer (official --ngf)',
+  'ndf': 'discriminator filters in the first conv layer (official --ndf)',
+  'nef': 'encoder filters in the first conv layer (official --nef)',
+  'n_layers_D': "netD 'n_layers': the PatchGAN's conv layers",
+  'norm': 'instance | batch | none',
+  'init_type': 'normal | xavier | kaiming | orthogonal',
+  'init_gain': 'scale of normal, xavier and orthogonal inits',
+  'netD': 'discriminator architecture',
+  'netD2': "the second discriminator's architecture (cLR-GAN branch)",
+  'num_Ds': 'scales of the multi-scale discriminators',
+  'no_dropout': 'no dropout in the generator (official --no_dropout)',
+  'pool_size': 'image buffer of generated images for D (0: none)',
+  'lambda_A': 'weight of the cycle loss A -> B -> A',
+  'lambda_B': 'weight of the cycle loss B -> A -> B',
+  'lambda_identity': 'identity loss weight, relative to lambda_A / lambda_B',
+  'lambda_L1': 'weight of the L1 loss',
+  'data.dataroot': 'the dataset folder (official layouts: train/, trainA/ ...)',
+  'data.load_size': 'scale images to this size before cropping',
+  'data.crop_size': 'then crop to this size',
+  'data.no_flip': 'no random horizontal flips',
+  'data.input_nc': "channels of the model's input domain (1 gray, 3 RGB)",
+  'data.output_nc': "channels of the model's output domain (1 gray, 3 RGB)",
+  'data.shuffle_buffer': 'tfds sources: shuffle buffer in examples',
+  'data.synthetic_test': 'images per domain in the built-in test split',
+  'data.synthetic_seed': 'seed of the built-in sets',
+  'data.tfds_name': "the tensorflow-datasets builder, with data.source 'tfds'",
+  'eval.batch_size': "eval.py's batch (results do not depend on it)",
+  'eval.lpips_net': 'LPIPS backbone of the diversity score: alex | vgg',
+  'eval.lpips_version': 'LPIPS heads of the diversity score: 0.0 | 0.1',
+  'eval.n_samples': 'BicycleGAN: random-z samples per input',
+  'eval.sync': 'BicycleGAN: the same z for every input',
+  'eval.no_encode': 'BicycleGAN: no encoded output (z = mu of E(B))',
+  'eval.style': 'MUNIT: an example image whose style every translation takes',
+  'eval.style_domain': 'MUNIT: the domain (A | B) of eval.style',
+  'weight_decay': "Adam's L2 weight decay (MUNIT)",
+  'step_size': 'MUNIT: iterations between lr x gamma',
+  'gamma': 'MUNIT: the step policy factor',
+  'gan_w': 'MUNIT: weight of the adversarial losses',
+  'recon_x_w': 'MUNIT: weight of the image reconstruction loss',
+  'recon_s_w': 'MUNIT: weight of the style reconstruction loss',
+  'recon_c_w': 'MUNIT: weight of the content reconstruction loss',
+  'recon_x_cyc_w': 'MUNIT: weight of the explicit cycle loss',
+  'vgg_w': 'MUNIT: weight of the perceptual (VGG16) loss',
+  'vgg_weights': 'MUNIT: a VGG16 weight file (default: looked for as the metrics weights are)',
+  'gen.dim': 'MUNIT: filters of the first conv layer of the auto-encoders',
+  'gen.mlp_dim': "MUNIT: width of the MLP that maps the style to AdaIN's parameters",
+  'gen.style_dim': 'MUNIT: length of the style code',
+  'gen.activ': 'MUNIT: activation of the auto-encoders',
+  'gen.n_downsample': 'MUNIT: stride-2 convolutions of the content encoder',
+  'gen.n_res': 'MUNIT: residual blocks of the content encoder and decoder',
+  'gen.pad_type': 'MUNIT: padding of the auto-encoders: reflect | replicate | zero',
+  'dis.dim': 'MUNIT: filters of the first conv layer of the discriminators',
+  'dis.norm': 'MUNIT: norm of the discriminators',
+  'dis.activ': 'MUNIT: activation of the discriminators',
+  'dis.n_layer': 'MUNIT: conv layers of each scale',
+  'dis.gan_type': 'MUNIT: lsgan | nsgan',
+  'dis.num_scales': 'MUNIT: scales of the multi-scale discriminator',
+  'dis.pad_type': 'MUNIT: padding of the discriminators',
+  'use_same_D': 'BicycleGAN: one D for both branches',
+  'conditional_D': 'BicycleGAN: D sees the input A too',
+}
+
+# `config.x = ...`, `config.eval.x = ...`, `data.x = ...` (common.get_data_config's local).
+_ASSIGN = re.compile(r'^\s*(config(?:\.\w+)*|data)\.(\w+)\s*=\s*(.*)$')
+
+
+def _comment(code):
+  """The comment at the end of a line of code (outside string literals), or ''."""
+  quote = None
+  for i, char in enumerate(code):
+    if quote:
+      quote = None if char == quote else quote
+    elif char in '\'"':
+      quote = char
+    elif char == '#':
+      return code[i + 1 :].strip()
+  return ''
+
+
+def descriptions(path):
+  """{dotted key: comment} of a config file's assignments."""
+  out, above = {}, []
+  for line in path.read_text().splitlines():
+    stripped = line.strip()
+    if stripped.startswith('#'):
+      above.append(stripped.lstrip('#').strip())
+      continue
+    match = _ASSIGN.match(line)
+    if match:
+      owner, key, rest = match.groups()
+      prefix = 'data.' if owner == 'data' else owner.removeprefix('config').lstrip('.')
+      prefix = f'{prefix}.' if prefix and not prefix.endswith('.') else prefix
+      text = _comment(rest) or ' '.join(above)
+      if text:
+        out.setdefault(f'{prefix}{key}', text)
+    above = []
+  return out
+
+
+def _flat(config, prefix=''):
+  for key, value in config.items():
+    if hasattr(value, 'items'):
+      yield from _flat(value, f'{prefix}{key}.')
+    else:
+      yield f'{prefix}{key}', value
+
+
+def _cell(text):
+  return str(text).replace('|', '\\|')
+
+
+def render():
+  """The markdown of docs/config.md."""
+  import importlib  # noqa: PLC0415
+
+  lines = [
+    '# Config keys',
+    '',
+    'Every key can be set on the command line as `--config.<key>=<value>` (train.py,',
+    'benchmark.py; eval.py and export.py on a workdir take the `data.*` and `eval.*` keys). The',
+    "defaults are those of each model's default config (`--model=<name>` without `--config`);",
+    'the other configs in `configs/` change some of them. Written by',
+    '`python tools/config_keys.py > docs/config.md`.',
+  ]
+  shared = descriptions(ROOT / 'configs' / 'common.py')
+  seen = set()
+  for model, file in cli.DEFAULT_CONFIGS.items():
+    if file in seen:
+      continue
+    seen.add(file)
+    module = importlib.import_module(f'configs.{file.removesuffix(".py")}')
+    config = module.get_config()
+    notes = {**OFFICIAL, **shared, **descriptions(ROOT / 'configs' / file)}
+    lines += [
+      '',
+      f'## {model} (`configs/{file}`)',
+      '',
+      '| key | default | |',
+      '| --- | --- | --- |',
+    ]
+    for key, value in _flat(config):
+      lines.append(f'| `{key}` | `{_cell(repr(value))}` | {_cell(notes.get(key, ""))} |')
+  return '\n'.join(lines) + '\n'
+
+
+def keys():
+  """Every key of every model's default config (what the doc must list)."""
+  import importlib  # noqa: PLC0415
+
+  out = set(dict(_flat(common.get_config())))
+  for file in set(cli.DEFAULT_CONFIGS.values()):
+    module = importlib.import_module(f'configs.{file.removesuffix(".py")}')
+    out |= set(dict(_flat(module.get_config())))
+  return out
+
+
+if __name__ == '__main__':
+  sys.stdout.write(render())
