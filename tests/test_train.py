@@ -46,6 +46,8 @@ def _assert_run_outputs(workdir, steps):
 def test_pix2pix_end_to_end_then_resume(tmp_path):
   workdir = tmp_path / 'run'
   args = ['--model=pix2pix', '--config=configs/pix2pix_shapes.py:tiny', f'--workdir={workdir}']
+  # A constant lr: num_steps times the schedule, so the longer second run re-times its decay.
+  args += ['--config.lr_policy=step', '--config.lr_decay_iters=1000']
   first = scripts.run('train.py', *args)
   assert first.returncode == 0, first.stderr[-3000:]
   assert 'starting at step 0' in first.stdout
@@ -61,7 +63,9 @@ def test_pix2pix_end_to_end_then_resume(tmp_path):
 
   # Exact resume: the same batches, RNG draws and optimizer states as an uninterrupted run.
   straight = tmp_path / 'straight'
-  third = scripts.run('train.py', *args[:2], f'--workdir={straight}', '--config.num_steps=6')
+  third = scripts.run(
+    'train.py', *args[:2], *args[3:], f'--workdir={straight}', '--config.num_steps=6'
+  )
   assert third.returncode == 0, third.stderr[-3000:]
   (step_a, a), (step_b, b) = _final_state(workdir), _final_state(straight)
   assert step_a == step_b == 6
