@@ -6,7 +6,7 @@ import pytest
 from configs import common
 from jaxgan import data as jdata
 from jaxgan import errors
-from jaxgan.data import synthetic
+from jaxgan.data import synthetic, synthetic_common
 from jaxgan.metrics import ground_truth
 
 
@@ -88,7 +88,7 @@ def test_recolour_paints_each_kind_in_its_domain_colour():
   a, b = synthetic.KIND_COLOURS_A, synthetic.KIND_COLOURS_B
   assert pairs == {(tuple(x), tuple(y)) for x, y in zip(a, b, strict=True)}
   # The kind, not the scene's colour index (4 here), decides the colour.
-  circle = synthetic._mask('circle', 16, 16, 8, 32, 32)
+  circle = synthetic_common.mask('circle', 16, 16, 8, 32, 32)
   (a,), (b,) = synthetic._render_by_kind([[('circle', 4, 16, 16, 8)]], 32)
   assert (a[circle] == synthetic.KIND_COLOURS_A[0]).all()
   assert (b[circle] == synthetic.KIND_COLOURS_B[0]).all()

@@ -33,11 +33,15 @@ cached in memory.
 """
 
 import functools
-import hashlib
 
 import numpy as np
 
 from jaxgan import errors
+from jaxgan.data import synthetic_common as common
+from jaxgan.data import synthetic_multimodal, synthetic_munit
+
+# The tasks' vocabulary, for their users (eval, metrics).
+from jaxgan.data.synthetic_common import BACKGROUND, COLOURS, SHAPES, luma, to_model  # noqa: F401
 
 TASKS = (
   'shapes_paired',
@@ -49,17 +53,6 @@ TASKS = (
   'shapes_recolour',
 )
 SPLITS = ('train', 'test')
-SHAPES = ('circle', 'square', 'triangle')
-COLOURS = np.array(
-  [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255], [0, 255, 255]],
-  np.uint8,
-)
-MAX_SHAPES = 3
-RADIUS = (6, 10)  # pixels at 32 px, scaled with the size
-# Mid grey: a fresh generator (tanh output near 0) already gets the background right, so training
-# goes straight to the shapes; a black or white one (-1 or 1, where tanh saturates) is where
-# generators stall, predicting background everywhere.
-BACKGROUND = (128, 128, 128)
 # 'shapes_recolour': each kind's colour (in the order of SHAPES) in domain A and in domain B.
 KIND_COLOURS_A = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
 KIND_COLOURS_B = np.array([[255, 255, 0], [0, 255, 255], [255, 0, 255]], np.uint8)
@@ -153,47 +146,28 @@ def palette(name):
   return np.concatenate([KIND_COLOURS_A, KIND_COLOURS_B])
 
 
-def to_model(images_uint8, channels):
-  """uint8 RGB -> float32 in [-1, 1] with 1 (PIL 'L' luma) or 3 channels."""
-  x = images_uint8
-  if channels == 1:
-    x = luma(x)[..., None]
-  return (x.astype(np.float32) - 127.5) / 127.5
-
-
-def luma(rgb):
-  """PIL's RGB -> 'L' conversion (ITU-R 601-2, integer maths with rounding), uint8."""
-  rgb = rgb.astype(np.int64)
-  y = rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000
-  return (y >> 16).astype(np.uint8)
-
-
 @functools.lru_cache(maxsize=8)
 def _generate(name, size, num_train, num_test, seed):
   """All splits of one task; cached because every build() and metric reads them."""
   if name in ('shapes_multimodal', 'shapes_hues'):  # many valid outputs: synthetic_multimodal.py
-    from jaxgan.data import synthetic_multimodal  # noqa: PLC0415 - it imports this module
-
     return synthetic_multimodal.generate(name, size, num_train, num_test, seed)
   if name in ('shapes_unpaired_multimodal', 'shapes_unpaired_hues'):
-    from jaxgan.data import synthetic_munit  # noqa: PLC0415 - it imports this module
-
     hues = name == 'shapes_unpaired_hues'
     return synthetic_munit.generate(size, num_train, num_test, seed, hues=hues)
   task = TASKS.index(name)
   rng = lambda stream: np.random.default_rng([seed, task, stream])
   render = _render_by_kind if name == 'shapes_recolour' else _render_all
   if is_paired(name):
-    scenes = _scenes(rng(0), num_train, size)
+    scenes = common.scenes(rng(0), num_train, size)
     outline, fill = render(scenes, size)
     train = dict(A=outline, B=fill)
     truth_train = train
   else:
-    outline_a, fill_a = render(_scenes(rng(1), num_train, size), size)
-    outline_b, fill_b = render(_scenes(rng(2), num_train, size), size)
+    outline_a, fill_a = render(common.scenes(rng(1), num_train, size), size)
+    outline_b, fill_b = render(common.scenes(rng(2), num_train, size), size)
     train = dict(A=outline_a, B=fill_b)
     truth_train = dict(A=np.concatenate([outline_a, outline_b]), B=np.concatenate([fill_a, fill_b]))
-  train_keys = _hashes(truth_train['A']) | _hashes(truth_train['B'])
+  train_keys = common.hashes(truth_train['A']) | common.hashes(truth_train['B'])
   test = _disjoint_test(rng(3), num_test, size, train_keys, render)
   for array in (*train.values(), *test.values(), *truth_train.values()):
     array.setflags(write=False)
@@ -204,57 +178,14 @@ def _disjoint_test(rng, num, size, train_keys, render):
   """Test scenes, redrawing any whose image also occurs in the train split."""
   outlines, fills, seen = [], [], set(train_keys)
   while len(fills) < num:
-    outline, fill = render(_scenes(rng, num - len(fills), size), size)
+    outline, fill = render(common.scenes(rng, num - len(fills), size), size)
     for o, f in zip(outline, fill, strict=True):
-      keys = {_hash(o), _hash(f)}
+      keys = {common.image_hash(o), common.image_hash(f)}
       if not keys & seen:
         seen |= keys
         outlines.append(o)
         fills.append(f)
   return dict(A=np.stack(outlines), B=np.stack(fills))
-
-
-def _hash(image):
-  return hashlib.sha1(image.tobytes()).hexdigest()
-
-
-def _hashes(images_uint8):
-  return {_hash(x) for x in images_uint8}
-
-
-def _scenes(rng, num, size):
-  """Random scenes: lists of (shape, colour index, centre y, centre x, radius)."""
-  scale = size / 32
-  r_min, r_max = round(RADIUS[0] * scale), round(RADIUS[1] * scale)
-  gap = round(2 * scale) + 1  # outlines of different shapes never touch
-  wanted = rng.integers(1, MAX_SHAPES + 1, size=num)
-  tries = 20 * MAX_SHAPES
-  # Candidates drawn in bulk (per-call overhead of the generator dominates otherwise), then
-  # accepted in order while their bounding boxes keep apart: rejection sampling.
-  u = rng.random((num, tries, 5))
-  radius = r_min + (u[..., 0] * (r_max - r_min + 1)).astype(int)
-  span = size - 2 * radius - 2
-  cy = radius + 1 + (u[..., 1] * span).astype(int)
-  cx = radius + 1 + (u[..., 2] * span).astype(int)
-  shape = (u[..., 3] * len(SHAPES)).astype(int)
-  colour = (u[..., 4] * len(COLOURS)).astype(int)
-  scenes = []
-  for i in range(num):
-    shapes = []
-    for t in range(tries):
-      if len(shapes) == wanted[i]:
-        break
-      box = (int(cy[i, t]), int(cx[i, t]), int(radius[i, t]))
-      if all(_apart(box, s[2:], gap) for s in shapes):
-        shapes.append((SHAPES[shape[i, t]], int(colour[i, t]), *box))
-    scenes.append(shapes)
-  return scenes
-
-
-def _apart(a, b, gap):
-  """Whether two shapes' bounding boxes are at least `gap` pixels apart."""
-  (ya, xa, ra), (yb, xb, rb) = a, b
-  return abs(ya - yb) >= ra + rb + gap or abs(xa - xb) >= ra + rb + gap
 
 
 def _blank(scenes, size):
@@ -270,7 +201,7 @@ def _windows(scenes, size):
     for shape, colour, cy, cx, r in shapes:
       y0, x0 = max(cy - r - 2, 0), max(cx - r - 2, 0)
       y1, x1 = min(cy + r + 3, size), min(cx + r + 3, size)
-      mask = _mask(shape, cy - y0, cx - x0, r, y1 - y0, x1 - x0)
+      mask = common.mask(shape, cy - y0, cx - x0, r, y1 - y0, x1 - x0)
       yield i, (slice(y0, y1), slice(x0, x1)), mask, shape, colour
 
 
@@ -291,19 +222,6 @@ def _render_by_kind(scenes, size):
     a[i][window][mask] = KIND_COLOURS_A[kind]
     b[i][window][mask] = KIND_COLOURS_B[kind]
   return a, b
-
-
-def _mask(shape, cy, cx, r, height, width):
-  # Pixel centres at +0.5, so integer centres give shapes symmetric about them.
-  y, x = np.mgrid[:height, :width] + 0.5
-  dy, dx = y - cy, x - cx
-  if shape == 'circle':
-    return dy**2 + dx**2 <= r**2
-  if shape == 'square':
-    half = 0.85 * r  # about the circle's area
-    return (np.abs(dy) <= half) & (np.abs(dx) <= half)
-  # Triangle pointing up: apex at cy - r, base at cy + r, base width 2r.
-  return (dy <= r) & (np.abs(dx) <= (dy + r) / 2)
 
 
 def _erode(mask, steps):

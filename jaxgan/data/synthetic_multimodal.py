@@ -33,7 +33,7 @@ import functools
 import numpy as np
 
 from jaxgan import errors
-from jaxgan.data import synthetic
+from jaxgan.data import synthetic_common as common
 
 TASKS = ('shapes_multimodal', 'shapes_hues')
 COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]], np.uint8)
@@ -109,7 +109,7 @@ def modes(config, split):
   """
   fills = _truth(config, split, 'shapes_multimodal', 'modes', 'K modes')  # [n, K, S, S, 3] uint8
   n = fills.shape[0]
-  flat = synthetic.to_model(fills.reshape(n * K, *fills.shape[2:]), config.data.output_nc)
+  flat = common.to_model(fills.reshape(n * K, *fills.shape[2:]), config.data.output_nc)
   return flat.reshape(n, K, *flat.shape[1:])
 
 
@@ -133,11 +133,11 @@ def family_truth(masks, channels):
   with `channels` channels: the colour grid, its bins, the background."""
   hues, values = hue_grid()
   colours = hsv_fill(hues, values)[:, None, None]  # as [G, 1, 1, 3] images
-  background = np.array(synthetic.BACKGROUND, np.uint8)[None, None, None]
+  background = np.array(common.BACKGROUND, np.uint8)[None, None, None]
   return dict(
     masks=masks,
-    background=synthetic.to_model(background, channels).reshape(-1),
-    colours=synthetic.to_model(colours, channels).reshape(len(hues), -1),
+    background=common.to_model(background, channels).reshape(-1),
+    colours=common.to_model(colours, channels).reshape(len(hues), -1),
     bins=hue_bin(hues, values),
     num_bins=HUE_BINS * VALUE_BINS,
   )
@@ -167,7 +167,7 @@ def _all_scenes(size):
   for r in range(r_min, r_max + 1):
     centres = np.arange(r + 1, size - r - 1)
     cy, cx = np.meshgrid(centres, centres, indexing='ij')
-    for s in range(len(synthetic.SHAPES)):
+    for s in range(len(common.SHAPES)):
       parts.append(np.stack([np.full(cy.size, s), cy.ravel(), cx.ravel(), np.full(cy.size, r)], 1))
   return np.concatenate(parts)
 
@@ -179,8 +179,8 @@ def _scenes(rng, num_train, num_test, size):
   wanted = num_train + num_test
   chosen, seen = [], set()
   for s, y, x, r in scenes[rng.permutation(len(scenes))]:
-    scene = (synthetic.SHAPES[s], int(y), int(x), int(r))
-    key = synthetic._mask(scene[0], scene[1], scene[2], scene[3], size, size).tobytes()  # noqa: SLF001
+    scene = (common.SHAPES[s], int(y), int(x), int(r))
+    key = common.mask(scene[0], scene[1], scene[2], scene[3], size, size).tobytes()
     if key not in seen:
       seen.add(key)
       chosen.append(scene)
@@ -196,7 +196,7 @@ def _masks(scenes, size):
   """bool [n, S, S]: where each scene's shape is."""
   masks = np.empty((len(scenes), size, size), bool)
   for i, (shape, cy, cx, r) in enumerate(scenes):
-    masks[i] = synthetic._mask(shape, cy, cx, r, size, size)  # noqa: SLF001 - the shared renderer
+    masks[i] = common.mask(shape, cy, cx, r, size, size)
   return masks
 
 
@@ -205,10 +205,10 @@ def _render(masks, colours=COLOURS):
   [n, S, S]: every shape filled with every colour, or with its own when `colours` is [n, 1, 3]."""
   colours = np.broadcast_to(colours, (len(masks), *colours.shape[-2:]))
   silhouette = np.empty((*masks.shape, 3), np.uint8)
-  silhouette[...] = synthetic.BACKGROUND
+  silhouette[...] = common.BACKGROUND
   silhouette[masks] = SILHOUETTE
   fills = np.empty((len(masks), colours.shape[1], *masks.shape[1:], 3), np.uint8)
-  fills[...] = synthetic.BACKGROUND
+  fills[...] = common.BACKGROUND
   for i, mask in enumerate(masks):
     fills[i][:, mask] = colours[i][:, None]
   return silhouette, fills

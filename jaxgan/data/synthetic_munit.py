@@ -18,10 +18,13 @@ preservation (`jaxgan.metrics.munit`) are measured against them.
 is scored by `jaxgan.metrics.modes.fill_metrics` (coverage of its 6 bins) against `fill_truth`.
 """
 
+import functools
+
 import numpy as np
 
 from jaxgan import errors
-from jaxgan.data import synthetic
+from jaxgan.data import synthetic_common as common
+from jaxgan.data import synthetic_multimodal as sm
 
 NAME = 'shapes_unpaired_multimodal'
 NAME_HUES = 'shapes_unpaired_hues'
@@ -34,17 +37,17 @@ def render(scenes, size, colours):
   """Each scene's shapes filled with its colour: uint8 [n, size, size, 3].
 
   Args:
-    scenes: lists of (shape, _, cy, cx, r), as `synthetic._scenes` draws them.
+    scenes: lists of (shape, _, cy, cx, r), as `synthetic_common.scenes` draws them.
     size: image side.
     colours: [n, 3] uint8, one colour per scene.
   """
   out = np.empty((len(scenes), size, size, 3), np.uint8)
-  out[...] = synthetic.BACKGROUND
+  out[...] = common.BACKGROUND
   for i, shapes in enumerate(scenes):
     for shape, _, cy, cx, r in shapes:
       y0, x0 = max(cy - r - 2, 0), max(cx - r - 2, 0)
       y1, x1 = min(cy + r + 3, size), min(cx + r + 3, size)
-      mask = synthetic._mask(shape, cy - y0, cx - x0, r, y1 - y0, x1 - x0)
+      mask = common.mask(shape, cy - y0, cx - x0, r, y1 - y0, x1 - x0)
       out[i, y0:y1, x0:x1][mask] = colours[i]
   return out
 
@@ -67,8 +70,8 @@ def _unique_scenes(rng, num, size, seen):
   """
   scenes = []
   while len(scenes) < num:
-    for scene in synthetic._scenes(rng, num - len(scenes), size):
-      key = synthetic._hash(render([scene], size, _grey(1))[0])
+    for scene in common.scenes(rng, num - len(scenes), size):
+      key = common.image_hash(render([scene], size, _grey(1))[0])
       if key not in seen:
         seen.add(key)
         scenes.append(scene)
@@ -79,11 +82,10 @@ def _colours(rng, num, hues):
   """[num, 3] uint8 style colours: one of the K, or of the continuous family (`hues`)."""
   if not hues:
     return STYLE_COLOURS[rng.integers(0, K, num)]
-  from jaxgan.data import synthetic_multimodal as sm  # noqa: PLC0415 - it imports synthetic
-
   return sm.hsv_fill(rng.uniform(*sm.HUES, num), rng.uniform(*sm.VALUES, num))
 
 
+@functools.lru_cache(maxsize=4)
 def generate(size, num_train, num_test, seed, hues=False):
   """All splits, in the layout of `synthetic._generate` plus the test modes.
 
@@ -137,21 +139,24 @@ def modes(config, direction='AtoB'):
     float32 [num_test, K or 1, S, S, 3].
   """
   data = config.data
-  sets = synthetic._generate(
-    data.synthetic, data.synthetic_size, data.synthetic_train, data.synthetic_test,
-    data.synthetic_seed,
-  )  # fmt: skip
+  sets = _sets(config)
   if direction == 'AtoB':
     if data.synthetic == NAME_HUES:
       raise errors.ConfigError(f'{NAME_HUES} has no K modes for AtoB: score it with fill_truth')
-    return synthetic.to_model(sets['modes_test'], 3)
-  return synthetic.to_model(sets['test']['A'], 3)[:, None]
+    return common.to_model(sets['modes_test'], 3)
+  return common.to_model(sets['test']['A'], 3)[:, None]
+
+
+def _sets(config):
+  data = config.data
+  hues = data.synthetic == NAME_HUES
+  return generate(
+    data.synthetic_size, data.synthetic_train, data.synthetic_test, data.synthetic_seed, hues=hues
+  )
 
 
 def fill_truth(config):
   """What scores A -> B samples of 'shapes_unpaired_hues' (`modes.fill_metrics`), as
   `synthetic_multimodal.fill_truth`: the test scenes' shape masks, the family's colour grid."""
-  from jaxgan.data import synthetic_multimodal as sm  # noqa: PLC0415 - it imports synthetic
-
-  grey = synthetic.images(config, 'test')['A']
-  return sm.family_truth((grey != np.array(synthetic.BACKGROUND, np.uint8)).any(-1), 3)
+  grey = _sets(config)['test']['A']
+  return sm.family_truth((grey != np.array(common.BACKGROUND, np.uint8)).any(-1), 3)
