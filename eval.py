@@ -1,4 +1,4 @@
-"""Evaluates a model: translates a split or a folder; the work is in jaxgan/eval_lib.py.
+"""Evaluates a model: translates a split or a folder; the work is in jaxgan/eval/.
 
   python eval.py --workdir=runs/demo                       # the run's config, newest checkpoint
   python eval.py --workdir=runs/demo --num_test=16 --out=/tmp/eval --step=2000
@@ -146,7 +146,8 @@ def main(argv):
   if FLAGS.weights and not FLAGS.out:
     cli.fail('--weights needs --out=DIR for the results')
   cli.quiet_environment()
-  from jaxgan import eval_lib, metrics  # noqa: PLC0415 - import JAX and TensorFlow: after flags
+  import jaxgan.eval as eval_lib  # noqa: PLC0415 - imports JAX and TensorFlow: after flags
+  from jaxgan import metrics  # noqa: PLC0415
   from jaxgan.port import states  # noqa: PLC0415
 
   try:
@@ -213,7 +214,7 @@ def main(argv):
   if results:
     table = {k: v for k, v in results.items() if k != 'fid_kid'}
     if table:
-      print(getattr(model, 'format_table', eval_lib.format_table)(table))
+      print(eval_lib.format_table(config, table))
     for direction, scores in results.get('fid_kid', {}).items():
       print(f'{direction}:')
       print(metrics.folders.format_table(scores))

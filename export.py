@@ -49,8 +49,9 @@ def main(argv):
   if FLAGS.format not in FORMATS:
     cli.fail(f'unknown --format={FLAGS.format!r}; known: {", ".join(FORMATS)}')
   cli.quiet_environment()
+  import jaxgan.eval as eval_lib  # noqa: PLC0415 - imports JAX: after the flags
   from configs import common  # noqa: PLC0415 - the options a run older than them lacks
-  from jaxgan import eval_lib, export_lib  # noqa: PLC0415 - import JAX: after the flags
+  from jaxgan import export_lib  # noqa: PLC0415
 
   try:
     config, state, step = eval_lib.restore(

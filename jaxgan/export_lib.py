@@ -27,7 +27,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from jaxgan import errors, eval_lib, models, port, torch_file
+from jaxgan import errors, models, port, torch_file
+from jaxgan.eval import core as eval_core
 from jaxgan.port import states
 
 FORMATS = ('npz', 'pth', 'jax', 'savedmodel')
@@ -109,7 +110,7 @@ def function(config, state, direction):
   state = state.replace(config=ml_collections.FrozenConfigDict(config))
   direction = directions(model, state)[direction]
   inference = model.inference(state, direction)
-  multiple = eval_lib.size_multiple(state, inference.net)
+  multiple = eval_core.size_multiple(state, inference.net)
   channels = config.data.input_nc if direction == 'AtoB' else config.data.output_nc
   # The key eval.py gives the image at each position (eval_lib.translate_all).
   base_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1 if direction == 'AtoB' else 2)

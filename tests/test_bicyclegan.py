@@ -214,7 +214,7 @@ def test_official_weights_load_and_sample(parity_dir):
   """The official G and E state_dicts (parity fixtures: *_net_G / *_net_E layouts) sample."""
   from parity_utils import load_fixture, nchw_to_nhwc, nhwc_to_nchw
 
-  from jaxgan import eval_lib
+  import jaxgan.eval as eval_lib
 
   g = load_fixture(parity_dir / 'bicycle_G_unet_256_add_all.npz')
   e = load_fixture(parity_dir / 'bicycle_E_resnet_256.npz')
@@ -232,7 +232,8 @@ def test_official_weights_load_and_sample(parity_dir):
 
 def test_a_folder_is_translated_once_per_image(tmp_path):
   """eval.py --folder: one random-z translation per image, as pix2pix's page (no sampling)."""
-  from jaxgan import eval_lib, visualize
+  import jaxgan.eval as eval_lib
+  from jaxgan import visualize
 
   folder = tmp_path / 'inputs'
   for i in range(2):
@@ -251,7 +252,8 @@ def test_hue_task_sampling_scores_bins(tmp_path, monkeypatch):
   import types
 
   from configs import bicyclegan_hues
-  from jaxgan import eval_sampling
+  from jaxgan.eval import sampling as eval_sampling
+  from jaxgan.eval import tables
 
   def truth_only(model):
     del model
@@ -266,11 +268,11 @@ def test_hue_task_sampling_scores_bins(tmp_path, monkeypatch):
   assert modes['num_bins'] == 6 and modes['threshold'] == 0.05
   assert modes['precision'] == 1.0 and modes['coverage'] == pytest.approx(1 / 6)
   assert modes['mae_nearest'] < 0.013  # the scoring grid's own error
-  assert 'coverage 0.167 of 6 bins' in eval_sampling.format_table(results)
+  assert 'coverage 0.167 of 6 bins' in tables.sampling_table(results)
 
 
 def test_nz_mismatching_weights_is_one_line(parity_dir):
-  from jaxgan import eval_lib
+  import jaxgan.eval as eval_lib
   from jaxgan.errors import WeightsError
 
   config = _official_config(nz=16)

@@ -16,8 +16,9 @@ if str(ROOT) not in sys.path:
 
 from test_eval import _state  # noqa: E402
 
+import jaxgan.eval as eval_lib  # noqa: E402
 from configs import bicyclegan_shapes, cyclegan_shapes, munit_shapes, pix2pix_shapes  # noqa: E402
-from jaxgan import checkpoint, eval_lib, export_lib, models, port  # noqa: E402
+from jaxgan import checkpoint, export_lib, models, port  # noqa: E402
 from jaxgan.errors import ConfigError  # noqa: E402
 from jaxgan.models import munit  # noqa: E402
 
@@ -81,7 +82,7 @@ def test_cyclegan_program_equals_the_live_generator_and_eval(tmp_path, cyclegan,
   live, channels, code_size = export_lib.function(config, state, 'BtoA')
   assert (channels, code_size) == (3, 0)
   multiple = eval_lib.size_multiple(state, 'G_B')
-  translate = eval_lib.sized(eval_lib._translator(models.get('cyclegan'), 'BtoA'), multiple, 0)
+  translate = eval_lib.sized(eval_lib.translator(models.get('cyclegan'), 'BtoA'), multiple, 0)
   for size in SIZES:
     images = _images(size)
     got = program(images)

@@ -136,7 +136,7 @@ def test_truth_needs_its_task_and_the_fill_direction():
 
 def test_munit_hue_task_is_unpaired_in_training_and_scored_on_bins():
   from configs import munit_hues
-  from jaxgan import munit_eval
+  from jaxgan.eval import styles as munit_eval
 
   config = munit_hues.get_config()
   config.data.synthetic_train = 64
@@ -190,7 +190,7 @@ def test_mode_metrics_with_a_mask_average_over_its_pixels():
 
 def test_munit_colour_is_scored_inside_the_shapes_and_the_outline_by_content():
   from configs import munit_shapes
-  from jaxgan import munit_eval
+  from jaxgan.eval import styles as munit_eval
   from jaxgan.metrics import munit as munit_metrics
 
   config = munit_shapes.get_config()

@@ -287,7 +287,8 @@ def test_official_weights_load_and_reconstruct(parity_dir, tmp_path):
   """The parity fixture's generator as gen_a, and as both halves of a gen_*.pt-style pair."""
   from parity_utils import load_fixture, nchw_to_nhwc  # noqa: PLC0415
 
-  from jaxgan import eval_lib, port  # noqa: PLC0415
+  import jaxgan.eval as eval_lib  # noqa: PLC0415
+  from jaxgan import port  # noqa: PLC0415
   from jaxgan.port import states  # noqa: PLC0415
 
   fixture = load_fixture(parity_dir / 'munit_G_adain.npz')

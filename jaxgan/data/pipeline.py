@@ -456,7 +456,7 @@ def _process(example, data, mode, train, load_size, aug_seed, keys, in_memory=Fa
     image = example[key] if in_memory else _to_channels(example[key], key, data)
     if not train and data.preprocess == 'none':
       # Evaluation at the image's own size (the official test rounds it to a multiple of 4);
-      # eval_lib pads each image to a size the generator takes and crops the output back.
+      # jaxgan.eval pads each image to a size the generator takes and crops the output back.
       out[key] = transforms.normalize(image)
       continue
     if params is None or mode != 'aligned':

@@ -337,26 +337,7 @@ def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
   return visuals
 
 
-# eval.py's FID/KID reads one translation per input; this model's page holds n_samples random-z
-# outputs per input, scored by mode metrics and LPIPS diversity instead.
+# eval.py: a page of random-z samples per input (jaxgan.eval.sampling), scored by mode metrics and
+# LPIPS diversity; FID/KID, which read one translation per input, do not apply.
+EVALUATION = 'sampling'
 FID_KID = False
-
-
-def evaluate(config, state, out_dir, *, folder=None, **options):
-  """eval.py's evaluation: random-z sampling of a split (`jaxgan.eval_sampling.evaluate`), or
-  one translation per image of a folder (`jaxgan.eval_lib.translate_all`)."""
-  if folder is not None:
-    from jaxgan import eval_lib  # noqa: PLC0415 - it imports this module
-
-    return eval_lib.translate_all(config, state, out_dir, folder=folder, **options)
-  from jaxgan import eval_sampling  # noqa: PLC0415 - data and metrics only for eval
-
-  options.pop('direction', None)  # AtoB only
-  return eval_sampling.evaluate(config, state, out_dir, **options)
-
-
-def format_table(results):
-  """eval.py's printout of `evaluate`'s metrics."""
-  from jaxgan import eval_sampling  # noqa: PLC0415
-
-  return eval_sampling.format_table(results)

@@ -55,6 +55,7 @@ LOSSES = (
 PLAYERS = {'gen': ('gen_a', 'gen_b'), 'dis': ('dis_a', 'dis_b')}
 # eval.py --weights also takes the official pair files: gen=gen_<iter>.pt, dis=dis_<iter>.pt.
 WEIGHT_FILES = ('gen', 'dis')
+EVALUATION = 'styles'  # several random styles per input, both ways (jaxgan.eval.styles)
 LR_POLICIES = ('step', 'constant')
 
 
@@ -411,11 +412,3 @@ def inference(state: ts.TrainState, direction: str = 'AtoB') -> Inference:
     state.config.gen.style_dim,
     lambda images, style, rng: translate(state, images, direction, style=style[:, None, None, :]),
   )
-
-
-def evaluate(config, state, out_dir, **options):
-  """eval.py's evaluation: several random styles per input, a split both ways or a folder one
-  way (`jaxgan.munit_eval.evaluate`, which takes the same options)."""
-  from jaxgan import munit_eval  # noqa: PLC0415 - data and metrics only for eval
-
-  return munit_eval.evaluate(config, state, out_dir, **options)

@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import data, errors, eval_lib, visualize
+from jaxgan import data, errors, models, visualize
+from jaxgan.eval import core
 from jaxgan.metrics import ground_truth
 from jaxgan.metrics.modes import fill_metrics, mode_metrics
 
@@ -58,8 +59,6 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
   Raises:
     jaxgan.errors.JaxganError: a missing split, an encoder-less model asked to encode.
   """
-  from jaxgan import models  # noqa: PLC0415 - models import eval helpers lazily
-
   model = models.get(config.model)
   out_dir = pathlib.Path(out_dir)
   num_test = config.eval.num_test if num_test is None else num_test
@@ -70,10 +69,10 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
   dataset = data.build(
     config, config.eval.split, train=False, process_index=0, process_count=1, batch_size=1
   )
-  multiple = eval_lib.size_multiple(state, 'G')
+  multiple = core.size_multiple(state, 'G')
   bucket = config.eval.get('size_bucket', 0)
   sampler = _sampler(model)
-  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 3)
+  key = core.stream_key(config, 'z')
   shared_z = model.random_z(key, n_samples, config.nz)
   title = f'{config.name} ({config.model}): {config.eval.split}' + (
     ' sync' if config.eval.sync else ''
@@ -89,28 +88,26 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
     image_key = jax.random.fold_in(key, count)
     zs = shared_z if config.eval.sync else model.random_z(image_key, n_samples, config.nz)
     has_b = 'B' in batch
-    pads = eval_lib.padding(batch['A'].shape, multiple, bucket)
+    pads = core.padding(batch['A'].shape, multiple, bucket)
     enc, outs = sampler(
       state,
-      eval_lib.pad(batch['A'][0], pads),
-      eval_lib.pad(batch['B'][0] if has_b else batch['A'][0], pads),
+      core.pad(batch['A'][0], pads),
+      core.pad(batch['B'][0] if has_b else batch['A'][0], pads),
       zs,
       image_key,
       encode and has_b,
     )
-    enc = None if enc is None else eval_lib.crop(enc, pads)
-    outs = eval_lib.crop(outs, pads)
+    enc = None if enc is None else core.crop(enc, pads)
+    outs = core.crop(outs, pads)
     path = path.decode() if isinstance(path, bytes) else str(path)
     name = os.path.splitext(os.path.basename(path))[0] or f'{count:05d}'
     if output_only:
       count += 1
       for k, out in enumerate(outs):
-        file = eval_lib.output_path(out_dir, name if k == 0 else f'{name}_s{k}')
+        file = core.output_path(out_dir, name if k == 0 else f'{name}_s{k}')
         visualize.save_png(file, visualize.to_uint8(out))
       if enc is not None:
-        visualize.save_png(
-          eval_lib.output_path(out_dir, f'{name}_encoded'), visualize.to_uint8(enc)
-        )
+        visualize.save_png(core.output_path(out_dir, f'{name}_encoded'), visualize.to_uint8(enc))
       continue
     columns = {'input': batch['A'][0]}
     if has_b:
@@ -140,7 +137,7 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
 
   scores = {'num_images': count, 'n_samples': n_samples}
   if len({r.shape for r in randoms}) == 1:
-    scores['diversity'] = eval_lib.diversity(config, np.stack(randoms))
+    scores['diversity'] = core.diversity(config, np.stack(randoms))
   else:
     scores['diversity'] = {'skipped': 'inputs of different sizes (data.preprocess none)'}
   results = {'AtoB': scores}
@@ -163,23 +160,3 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
       scores['modes']['threshold'] = sm.HUE_THRESHOLD
   (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
   return results
-
-
-def format_table(results):
-  """The sampling metrics as text lines."""
-  lines = []
-  for d, s in results.items():
-    lines.append(f'{d}: {s["num_images"]} inputs x {s["n_samples"]} random samples')
-    for kind in ('encoded', 'random'):
-      if kind in s:
-        lines.append(f'  {kind:<8} MAE {s[kind]["mae"]:.4f}  PSNR {s[kind]["psnr"]:.2f} dB')
-    if 'diversity' in s:
-      lines.append(f'  {eval_lib.format_diversity(s["diversity"])}')
-    if 'modes' in s:
-      m = s['modes']
-      of = f' of {m["num_bins"]} bins' if 'num_bins' in m else ''
-      lines.append(
-        f'  modes    coverage {m["coverage"]:.3f}{of}  precision {m["precision"]:.3f}  '
-        f'nearest-mode MAE {m["mae_nearest"]:.4f} (threshold {m["threshold"]})'
-      )
-  return '\n'.join(lines)

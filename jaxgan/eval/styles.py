@@ -16,7 +16,7 @@ test_batch.py --synchronized). A split is translated both ways; a folder one way
 With `output_only` only the translations: `<name>.png` (the first style) and `<name>_s<k>.png`,
 under `<direction>/` when both directions are translated.
 
-eval_lib.evaluate hands MUNIT runs over to `evaluate` here.
+core.evaluate hands MUNIT runs over to `evaluate` here.
 """
 
 import json
@@ -25,8 +25,9 @@ import pathlib
 import jax
 import numpy as np
 
-from jaxgan import data, errors, eval_lib, visualize
+from jaxgan import data, errors, visualize
 from jaxgan.data import synthetic, synthetic_munit
+from jaxgan.eval import core
 from jaxgan.metrics import ground_truth, modes
 from jaxgan.metrics import munit as munit_metrics
 from jaxgan.models import munit
@@ -106,7 +107,7 @@ def evaluate(
     raise errors.ConfigError(f'unknown direction {direction!r}; known: AtoB, BtoA')
   directions, run_config = dict(DOMAINS), config
   if folder is not None:
-    config = eval_lib.folder_config(config, folder, direction)
+    config = core.folder_config(config, folder, direction)
     directions = {direction: ('A', DOMAINS[direction][1])}
   dataset = data.build(
     config, config.eval.split, train=False, process_index=0, process_count=1, batch_size=1
@@ -124,8 +125,8 @@ def evaluate(
   for d, (source, target) in directions.items():
     domain = DOMAINS[d][1]  # the target domain, whatever the folder's key
     source_net = munit._DIRECTIONS[d][0]
-    translate = eval_lib.sized(_translator(d), eval_lib.size_multiple(state, source_net), bucket)
-    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1 if d == 'AtoB' else 2)
+    translate = core.sized(_translator(d), core.size_multiple(state, source_net), bucket)
+    key = core.stream_key(config, d)
     guided = bool(style) and style_domain == domain
     if guided:
       example = load_style_image(style, run_config, domain)
@@ -145,11 +146,11 @@ def evaluate(
       else:
         styles = munit.random_style(config, jax.random.fold_in(key, index), num_styles)[None]
       fakes = translate(state, image, styles)[0]
-      name = _name(paths[0], count)
+      name = core.image_name(paths[0], count)
       count += 1
       in_name, out_name = f'real_{DOMAINS[d][0]}', f'fake_{domain}'
       if output_only:
-        base = eval_lib.output_path(out_dir, name, d if len(directions) > 1 else None)
+        base = core.output_path(out_dir, name, d if len(directions) > 1 else None)
         for k, fake in enumerate(fakes):
           path = base if k == 0 else base.with_name(f'{name}_s{k}.png')
           visualize.save_png(path, visualize.to_uint8(fake))
@@ -184,7 +185,7 @@ def evaluate(
     if guided:
       pass  # one example's style gives one output per input: nothing to diversify
     elif len({o.shape for o in outputs}) == 1:
-      scores['diversity'] = eval_lib.diversity(config, np.stack(outputs))
+      scores['diversity'] = core.diversity(config, np.stack(outputs))
     else:
       scores['diversity'] = {'skipped': 'inputs of different sizes (data.preprocess none)'}
     if scores:
@@ -233,7 +234,7 @@ def _scores(config, d, inputs, outputs, targets):
   scores.update(threshold=threshold, num_styles=int(outputs.shape[1]))
   task = config
   if d == 'BtoA':
-    task = eval_lib._reverse(config)
+    task = core.reverse_config(config)
   train_targets = synthetic.ground_truth(task, 'train')['B']
   return {
     'model': ground_truth.evaluate(outputs[:, 0], targets),
@@ -241,9 +242,3 @@ def _scores(config, d, inputs, outputs, targets):
     'modes': scores,
     'num_images': n,
   }
-
-
-def _name(path, index):
-  path = path.decode() if isinstance(path, bytes) else str(path)
-  stem = pathlib.Path(path).stem
-  return stem or f'{index:05d}'
