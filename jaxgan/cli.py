@@ -15,13 +15,6 @@ from absl import flags, logging
 from jaxgan import errors, models
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[1] / 'configs'
-DEFAULT_CONFIGS = {  # the paper's settings for each model
-  'pix2pix': 'pix2pix_facades.py',
-  'cyclegan': 'cyclegan_horse2zebra.py',
-  'cycle_gan': 'cyclegan_horse2zebra.py',
-  'bicyclegan': 'bicyclegan_edges2shoes.py',
-  'munit': 'munit_edges2shoes.py',
-}
 
 
 def quiet_environment():
@@ -78,14 +71,14 @@ def _config_error(e, argv):
 def parse_flags(argv):
   """absl's flag parsing, plus --model's default --config; bad flags fail with one line.
 
-  Without --config, `--model=M` loads `configs/<DEFAULT_CONFIGS[M]>` (so `--config.*`
+  Without --config, `--model=M` loads `configs/<models.default_config(M)>` (so `--config.*`
   overrides apply to it). An unknown --model fails listing the known ones.
   """
   model = flag_value(argv, 'model')
   if model is not None and model not in models.names():
     fail(f'unknown --model={model!r}; known: {", ".join(models.names())}')
   if flag_value(argv, 'config') is None and model is not None:
-    argv = [argv[0], f'--config={CONFIGS / DEFAULT_CONFIGS[model]}', *argv[1:]]
+    argv = [argv[0], f'--config={CONFIGS / models.default_config(model)}', *argv[1:]]
   try:
     rest = flags.FLAGS(argv)
     config = flags.FLAGS['config'].value if 'config' in flags.FLAGS else None

@@ -2,7 +2,7 @@
 
   python tools/config_keys.py > docs/config.md
 
-The defaults come from each model's default config (cli.DEFAULT_CONFIGS); the descriptions
+The defaults come from each model's default config (models.default_config); the descriptions
 from the comments beside (or just above) the keys' assignments in configs/common.py and the
 model's config file. tests/test_configs.py checks that the file is what this prints.
 """
@@ -15,7 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from configs import common  # noqa: E402
-from jaxgan import cli  # noqa: E402
+from jaxgan import models  # noqa: E402
 
 # What the official options mean, for keys whose assignment carries no comment.
 OFFICIAL = {
@@ -154,7 +154,8 @@ def render():
   ]
   shared = descriptions(ROOT / 'configs' / 'common.py')
   seen = set()
-  for model, file in cli.DEFAULT_CONFIGS.items():
+  for model in models.names():
+    file = models.default_config(model)
     if file in seen:
       continue
     seen.add(file)
@@ -178,7 +179,7 @@ def keys():
   import importlib  # noqa: PLC0415
 
   out = set(dict(_flat(common.get_config())))
-  for file in set(cli.DEFAULT_CONFIGS.values()):
+  for file in {models.default_config(m) for m in models.names()}:
     module = importlib.import_module(f'configs.{file.removesuffix(".py")}')
     out |= set(dict(_flat(module.get_config())))
   return out

@@ -38,9 +38,9 @@ def load_config(model, dtype, batch):
   """The model's paper config (train.py's default for --model) at 256 px."""
   import importlib.util  # noqa: PLC0415
 
-  from jaxgan import cli  # noqa: PLC0415
+  from jaxgan import cli, models  # noqa: PLC0415
 
-  path = cli.CONFIGS / cli.DEFAULT_CONFIGS[model]
+  path = cli.CONFIGS / models.default_config(model)
   spec = importlib.util.spec_from_file_location('cfg', path)
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)

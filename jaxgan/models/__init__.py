@@ -1,6 +1,7 @@
 """Models by name: `get('pix2pix')` returns the module that implements the Models contract.
 
-Adding a model is a file here and a line in `_MODELS`; modules are imported on first use.
+Adding a model is a file here and a line in `_MODELS`; modules are imported on first use. Each
+module names its default config (`DEFAULT_CONFIG`, a file in configs/).
 """
 
 import importlib
@@ -38,6 +39,11 @@ class Inference(NamedTuple):
 def names() -> tuple[str, ...]:
   """The known model names."""
   return tuple(_MODELS)
+
+
+def default_config(name: str) -> str:
+  """The file in configs/ that `--model=name` runs without --config (the paper's settings)."""
+  return get(name).DEFAULT_CONFIG
 
 
 def get(name: str) -> ModuleType:

@@ -33,6 +33,7 @@ from jaxgan.losses import GANLoss, l1_loss
 from jaxgan.models import Inference
 from jaxgan.nets import bicycle
 
+DEFAULT_CONFIG = 'bicyclegan_edges2shoes.py'  # in configs/: the paper's settings
 NETS = ('G', 'E', 'D', 'D2')
 VISUALS = ('real_A_encoded', 'real_B_encoded', 'fake_B_random', 'fake_B_encoded')
 LOSSES = ('G_GAN', 'D', 'G_GAN2', 'D2', 'G_L1', 'z_L1', 'kl')

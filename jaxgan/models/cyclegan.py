@@ -17,6 +17,7 @@ from jaxgan.losses import GANLoss, gradient_penalty, identity_loss, l1_loss, use
 from jaxgan.models import Inference
 from jaxgan.nets import discriminators, generators
 
+DEFAULT_CONFIG = 'cyclegan_horse2zebra.py'  # in configs/: the paper's settings
 NETS = ('G_A', 'G_B', 'D_A', 'D_B')
 # The official order; idt_B and idt_A only when lambda_identity > 0, as there.
 VISUALS = ('real_A', 'fake_B', 'rec_A', 'idt_B', 'real_B', 'fake_A', 'rec_B', 'idt_A')

@@ -30,6 +30,7 @@ from jaxgan.errors import ConfigError
 from jaxgan.models import Inference
 from jaxgan.nets import munit as nets
 
+DEFAULT_CONFIG = 'munit_edges2shoes.py'  # in configs/: the paper's settings
 NETS = ('gen_a', 'gen_b', 'dis_a', 'dis_b')
 # MUNIT_Trainer.sample's order: x_a, x_a_recon, x_ab1 (fixed style), x_ab2 (random style), ...
 VISUALS = ('x_a', 'x_a_recon', 'x_ab1', 'x_ab2', 'x_b', 'x_b_recon', 'x_ba1', 'x_ba2')

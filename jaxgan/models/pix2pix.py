@@ -16,6 +16,7 @@ from jaxgan.losses import GANLoss, gradient_penalty, l1_loss, uses_gradient_pena
 from jaxgan.models import Inference
 from jaxgan.nets import discriminators, generators
 
+DEFAULT_CONFIG = 'pix2pix_facades.py'  # in configs/: the paper's settings
 NETS = ('G', 'D')
 VISUALS = ('real_A', 'fake_B', 'real_B')
 LOSSES = ('G_GAN', 'G_L1', 'D_real', 'D_fake')
