@@ -9,6 +9,7 @@ frozen config) is static, so `train_step(state, batch)` needs nothing else.
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import flax
 import jax
@@ -36,7 +37,7 @@ class TrainState(struct.PyTreeNode):
     players: {player: tuple of net names} (static), e.g. {'G': ('G_A', 'G_B'), ...}.
     tx: {player: optax.GradientTransformation} (static).
     config: the run's frozen config (static; never mutate a ConfigDict(state.config), which
-      shares its nested dicts: see `_freeze`).
+      shares its nested dicts: see `freeze_config`).
   """
 
   step: jax.Array
@@ -51,8 +52,8 @@ class TrainState(struct.PyTreeNode):
   config: ml_collections.FrozenConfigDict = struct.field(pytree_node=False)
 
   @classmethod
-  def create(cls, *, config, nets, players, variables, pools, rng, steps_per_epoch):
-    """A fresh state: one Adam per player over its nets' params.
+  def create(cls, *, config, nets, players, variables, pools, rng, steps_per_epoch, tx=None):
+    """A fresh state: one optimizer per player over its nets' params.
 
     Args:
       config: the run's config (ConfigDict; frozen here).
@@ -62,8 +63,10 @@ class TrainState(struct.PyTreeNode):
       pools: {name: image pool}.
       rng: the key the steps draw from.
       steps_per_epoch: train steps per epoch, which the lr schedules count in.
+      tx: the players' optimizer; default Adam with the config's lr schedule (`make_optimizer`).
     """
-    tx = {player: make_optimizer(config, steps_per_epoch) for player in players}
+    tx = tx or make_optimizer(config, steps_per_epoch)
+    tx = {player: tx for player in players}
     params = {name: v[0] for name, v in variables.items()}
     batch_stats = {name: v[1] for name, v in variables.items()}
     opt_state = {
@@ -80,7 +83,7 @@ class TrainState(struct.PyTreeNode):
       nets=flax.core.FrozenDict(nets),
       players=flax.core.FrozenDict({k: tuple(v) for k, v in players.items()}),
       tx=flax.core.FrozenDict(tx),
-      config=_freeze(config),
+      config=freeze_config(config),
     )
 
   def player_params(self, player: str) -> dict:
@@ -97,19 +100,26 @@ class TrainState(struct.PyTreeNode):
       opt_state={**self.opt_state, player: opt_state},
     )
 
-  def apply(self, name, x, *, train, rng=None, params=None, batch_stats=None):
-    """Runs net `name` on x; see `apply_net`. params/batch_stats default to the state's."""
+  def apply(self, name, *inputs, train, rng=None, params=None, batch_stats=None):
+    """Runs net `name` on inputs; see `apply_net`. params/batch_stats default to the state's."""
     return apply_net(
       self.nets[name],
       self.params[name] if params is None else params,
       self.batch_stats[name] if batch_stats is None else batch_stats,
-      x,
+      *inputs,
       train=train,
       rng=rng,
     )
 
 
-def _freeze(config) -> ml_collections.FrozenConfigDict:
+def eval_rng(state, rng=None):
+  """The key a sample or translation draws from: `rng`, else one derived from the state (so
+  sampling never advances the state's own key, and stays pure)."""
+  return jax.random.fold_in(state.rng, 1) if rng is None else rng
+
+
+def freeze_config(config) -> ml_collections.FrozenConfigDict:
+  """The config as a TrainState holds it (static, hashable)."""
   # A deep copy first: a FrozenConfigDict shares nested ConfigDicts with the ConfigDict it is
   # made from, so changing the caller's config later would change its hash and equality (what
   # jit's cache compares) but not its values. ConfigDict(frozen) shares them likewise: derive a
@@ -119,20 +129,20 @@ def _freeze(config) -> ml_collections.FrozenConfigDict:
   return ml_collections.FrozenConfigDict(config.copy_and_resolve_references())
 
 
-def init_net(module, rng, input_shape) -> tuple[dict, dict]:
-  """(params, batch_stats) of a linen net for inputs of `input_shape` (NHWC).
+def init_net(module, rng, *inputs) -> tuple[dict, dict]:
+  """(params, batch_stats) of a linen net for `inputs`: arrays, or one shape (NHWC zeros).
 
   The nets' own initialisers implement config.init_type / init_gain (the official init_weights).
   """
+  if len(inputs) == 1 and isinstance(inputs[0], tuple):
+    inputs = (jnp.zeros(inputs[0], jnp.float32),)
   params_rng, dropout_rng = jax.random.split(rng)
-  variables = module.init(
-    {'params': params_rng, 'dropout': dropout_rng}, jnp.zeros(input_shape, jnp.float32), train=False
-  )
+  variables = module.init({'params': params_rng, 'dropout': dropout_rng}, *inputs, train=False)
   return variables['params'], variables.get('batch_stats', {})
 
 
-def apply_net(module, params, batch_stats, x, *, train, rng=None) -> tuple[jax.Array, dict]:
-  """Runs a net as the official forward does; returns (output in float32, new batch_stats).
+def apply_net(module, params, batch_stats, *inputs, train, rng=None) -> tuple[Any, dict]:
+  """Runs a net as the official forward does; returns (outputs in float32, new batch_stats).
 
   In train mode batch norm normalises with the batch's statistics and updates its running
   averages (returned), and dropout draws its mask from `rng`; in eval mode the running averages
@@ -142,11 +152,11 @@ def apply_net(module, params, batch_stats, x, *, train, rng=None) -> tuple[jax.A
   if batch_stats:
     variables['batch_stats'] = batch_stats
   rngs = {'dropout': rng} if rng is not None else {}
+  as_float32 = lambda y: jax.tree.map(lambda a: a.astype(jnp.float32), y)
   if train and batch_stats:
-    y, updates = module.apply(variables, x, train=True, mutable=['batch_stats'], rngs=rngs)
-    return y.astype(jnp.float32), updates['batch_stats']
-  y = module.apply(variables, x, train=train, rngs=rngs)
-  return y.astype(jnp.float32), batch_stats
+    y, updates = module.apply(variables, *inputs, train=True, mutable=['batch_stats'], rngs=rngs)
+    return as_float32(y), updates['batch_stats']
+  return as_float32(module.apply(variables, *inputs, train=train, rngs=rngs)), batch_stats
 
 
 def total_steps(config, steps_per_epoch: int) -> int:
@@ -201,7 +211,7 @@ def make_schedule(config, steps_per_epoch: int) -> optax.Schedule:
   """step -> learning rate, constant within an epoch (`schedule_epoch`)."""
   if steps_per_epoch < 1:
     raise ConfigError(f'steps_per_epoch must be >= 1, got {steps_per_epoch}')
-  config = _freeze(config)
+  config = freeze_config(config)
   lr_factor(config, 0)  # Unknown policies fail here, not inside jit.
   lr = float(config.lr)
   return lambda count: lr * lr_factor(config, schedule_epoch(config, count, steps_per_epoch))

@@ -89,7 +89,7 @@ def test_step_losses_and_updates(default_run):
     )
     assert max(jax.tree.leaves(diff)) > 0, name
   # loss_kl is lambda_kl x the KL of E(B1), B1 the first half only.
-  (mu, logvar), _ = bicyclegan._apply(state, 'E', batch['B'][:1], train=True)
+  (mu, logvar), _ = state.apply('E', batch['B'][:1], train=True)
   kl = float(bicyclegan.kl_loss(mu, logvar)) * state.config.lambda_kl
   assert float(metrics['loss_kl']) == pytest.approx(kl, rel=1e-4, abs=1e-9)
 

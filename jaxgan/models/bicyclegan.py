@@ -84,27 +84,6 @@ def _check(config):
     raise ConfigError('every loss weight is 0: nothing to train')
 
 
-def _apply(state, name, *args, train, rng=None, params=None, batch_stats=None):
-  """Net `name` on args (G: (A, z)); returns (output, batch_stats) as `ts.apply_net`."""
-  params = state.params[name] if params is None else params
-  batch_stats = state.batch_stats[name] if batch_stats is None else batch_stats
-  variables = {'params': params}
-  if batch_stats:
-    variables['batch_stats'] = batch_stats
-  rngs = {'dropout': rng} if rng is not None else {}
-  module = state.nets[name]
-  if train and batch_stats:
-    y, updates = module.apply(variables, *args, train=True, mutable=['batch_stats'], rngs=rngs)
-    return y, updates['batch_stats']
-  return module.apply(variables, *args, train=train, rngs=rngs), batch_stats
-
-
-def _init(module, rng, *inputs):
-  params_rng, dropout_rng = jax.random.split(rng)
-  variables = module.init({'params': params_rng, 'dropout': dropout_rng}, *inputs, train=False)
-  return variables['params'], variables.get('batch_stats', {})
-
-
 def create(config, rng, steps_per_epoch, *, image_size=None) -> ts.TrainState:
   """A fresh TrainState; nets and players as the config's loss weights need them (`branches`).
 
@@ -134,7 +113,7 @@ def create(config, rng, steps_per_epoch, *, image_size=None) -> ts.TrainState:
     'D': (image(d_nc),),
     'D2': (image(d_nc),),
   }
-  variables = {name: _init(net, rngs[name], *inputs[name]) for name, net in nets.items()}
+  variables = {name: ts.init_net(net, rngs[name], *inputs[name]) for name, net in nets.items()}
   return ts.TrainState.create(
     config=config,
     nets=nets,
@@ -176,8 +155,8 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
     losses, fakes = {}, {}
     if on['encoded']:
       if config.z_from_E:
-        (mu, logvar), stats['E'] = _apply(
-          state, 'E', B_enc, train=True, params=params['E'], batch_stats=stats['E']
+        (mu, logvar), stats['E'] = state.apply(
+          'E', B_enc, train=True, params=params['E'], batch_stats=stats['E']
         )
         # Reparametrisation (Eq. 3): z = mu + eps * exp(logvar / 2).
         eps = jax.random.normal(eps_rng, mu.shape, jnp.float32)
@@ -186,25 +165,22 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
           losses['kl'] = kl_loss(mu, logvar) * config.lambda_kl
       else:  # pix2pix+noise: the reconstruction branch sees noise, not a code of B.
         z_encoded = jax.random.normal(eps_rng, (half, config.nz), jnp.float32)
-      fakes['encoded'], stats['G'] = _apply(
-        state, 'G', A_enc, z_encoded, train=True, rng=drop_enc, params=params['G'],
-        batch_stats=stats['G'],
-      )  # fmt: skip
+      fakes['encoded'], stats['G'] = state.apply(
+        'G', A_enc, z_encoded, train=True, rng=drop_enc, params=params['G'], batch_stats=stats['G']
+      )
       if config.lambda_L1 > 0:  # Eq. 4
         losses['G_L1'] = l1_loss(fakes['encoded'], B_enc) * config.lambda_L1
       if on['D']:  # Eq. 2; D's params are closed over, not differentiated.
-        pred, stats['D'] = _apply(
-          state, 'D', d_input(A_enc, fakes['encoded']), train=True, batch_stats=stats['D']
+        pred, stats['D'] = state.apply(
+          'D', d_input(A_enc, fakes['encoded']), train=True, batch_stats=stats['D']
         )
         losses['G_GAN'] = _gan(gan_loss, pred, True) * config.lambda_GAN
     if on['random']:
-      fakes['random'], stats['G'] = _apply(
-        state, 'G', A_enc, z_random, train=True, rng=drop_rand, params=params['G'],
-        batch_stats=stats['G'],
-      )  # fmt: skip
+      fakes['random'], stats['G'] = state.apply(
+        'G', A_enc, z_random, train=True, rng=drop_rand, params=params['G'], batch_stats=stats['G']
+      )
       if config.lambda_GAN2 > 0:
-        pred, stats[d_fake_random] = _apply(
-          state,
+        pred, stats[d_fake_random] = state.apply(
           d_fake_random,
           d_input(A_enc, fakes['random']),
           train=True,
@@ -215,8 +191,8 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
         # Eq. 5 on mu, a point estimate. The official code freezes E here: the gradient flows
         # through E into G, but E's parameters get none (unless latent_updates_E).
         params_E = params['E'] if config.latent_updates_E else jax.lax.stop_gradient(params['E'])
-        (mu2, _), stats['E'] = _apply(
-          state, 'E', fakes['random'], train=True, params=params_E, batch_stats=stats['E']
+        (mu2, _), stats['E'] = state.apply(
+          'E', fakes['random'], train=True, params=params_E, batch_stats=stats['E']
         )
         losses['z_L1'] = l1_loss(mu2, z_random) * config.lambda_z
     total = sum(losses.values())
@@ -234,8 +210,8 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
   def d_loss(params_D, name, pairs):
     st, parts = stats[name], []
     for real, fake in pairs:
-      pred_fake, st = _apply(state, name, fake, train=True, params=params_D, batch_stats=st)
-      pred_real, st = _apply(state, name, real, train=True, params=params_D, batch_stats=st)
+      pred_fake, st = state.apply(name, fake, train=True, params=params_D, batch_stats=st)
+      pred_real, st = state.apply(name, real, train=True, params=params_D, batch_stats=st)
       parts.append(_gan(gan_loss, pred_fake, False) + _gan(gan_loss, pred_real, True))
     return sum(parts), (st, parts)
 
@@ -264,11 +240,6 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
 # Sampling.
 
 
-def _eval_rng(state, rng):
-  # Sampling must not advance the state; a key derived from it keeps sample() pure.
-  return jax.random.fold_in(state.rng, 1) if rng is None else rng
-
-
 def generate(state: ts.TrainState, images, z, rng=None):
   """G(images, z) for eval: train mode (dropout) unless config.eval.eval_mode.
 
@@ -279,7 +250,7 @@ def generate(state: ts.TrainState, images, z, rng=None):
     rng: dropout key; default derived from the state.
   """
   train = not state.config.eval.eval_mode
-  fake, _ = _apply(state, 'G', images, z, train=train, rng=_eval_rng(state, rng))
+  fake, _ = state.apply('G', images, z, train=train, rng=ts.eval_rng(state, rng))
   return fake
 
 
@@ -287,7 +258,7 @@ def encode(state: ts.TrainState, images):
   """mu of E(images), the official test's encoded z (E in eval mode as there)."""
   if 'E' not in state.params:
     raise ConfigError('this BicycleGAN variant has no encoder E (pix2pix+noise): no encoded z')
-  (mu, _), _ = _apply(state, 'E', images, train=not state.config.eval.eval_mode)
+  (mu, _), _ = state.apply('E', images, train=not state.config.eval.eval_mode)
   return mu
 
 
@@ -307,7 +278,7 @@ def translate(state: ts.TrainState, images, direction: str = 'AtoB', rng=None):
   """
   if direction != 'AtoB':
     raise ConfigError(f'BicycleGAN translates AtoB only, got direction {direction!r}')
-  z_rng, drop_rng = jax.random.split(_eval_rng(state, rng))
+  z_rng, drop_rng = jax.random.split(ts.eval_rng(state, rng))
   z = random_z(z_rng, images.shape[0], state.config.nz)
   return generate(state, images, z, drop_rng)
 
@@ -324,7 +295,7 @@ def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
 
   Under jit the dict comes back sorted by key: show them in the order of VISUALS.
   """
-  z_rng, drop_rng = jax.random.split(_eval_rng(state, rng))
+  z_rng, drop_rng = jax.random.split(ts.eval_rng(state, rng))
   visuals = {
     'real_A_encoded': batch['A'],
     'fake_B_random': generate(

@@ -167,11 +167,6 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
   return state, metrics
 
 
-def _eval_rng(state, rng):
-  # Sampling must not advance the state; a key derived from it keeps sample() pure.
-  return jax.random.fold_in(state.rng, 1) if rng is None else rng
-
-
 _GENERATORS = {'AtoB': 'G_A', 'BtoA': 'G_B'}
 
 
@@ -189,7 +184,7 @@ def translate(state: ts.TrainState, images: jax.Array, direction: str = 'AtoB', 
   if direction not in _GENERATORS:
     raise ConfigError(f'unknown direction {direction!r}; known: AtoB, BtoA')
   train = not state.config.eval.eval_mode
-  out, _ = state.apply(_GENERATORS[direction], images, train=train, rng=_eval_rng(state, rng))
+  out, _ = state.apply(_GENERATORS[direction], images, train=train, rng=ts.eval_rng(state, rng))
   return out
 
 
@@ -209,7 +204,7 @@ def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
   """
   config = state.config
   train = not config.eval.eval_mode
-  keys = iter(jax.random.split(_eval_rng(state, rng), 6))
+  keys = iter(jax.random.split(ts.eval_rng(state, rng), 6))
 
   def G(name, x):
     return state.apply(name, x, train=train, rng=next(keys))[0]

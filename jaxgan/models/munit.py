@@ -21,9 +21,7 @@ decay comes at iteration step_size - 1, counted from 0).
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import optax
-from flax import core
 
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
@@ -90,19 +88,13 @@ def make_optimizer(config, eps=1e-8) -> optax.GradientTransformation:
   """
   lr_factor(config, 0)  # Unknown policies fail here, not inside jit.
   lr = float(config.lr)
-  frozen = _freeze(config)
+  frozen = ts.freeze_config(config)
   return optax.chain(
     # torch's weight_decay: grad += wd * param before the moments (L2, not decoupled).
     optax.add_decayed_weights(float(config.weight_decay)),
     optax.scale_by_adam(b1=float(config.beta1), b2=float(config.beta2), eps=eps),
     optax.scale_by_learning_rate(lambda count: lr * lr_factor(frozen, count)),
   )
-
-
-def _freeze(config):
-  if isinstance(config, ml_collections.FrozenConfigDict):
-    return config
-  return ml_collections.FrozenConfigDict(config.copy_and_resolve_references())
 
 
 # ------------------------------------------------------------------------------------------
@@ -136,23 +128,15 @@ def create(config, rng, steps_per_epoch=1, *, image_size=None) -> ts.TrainState:
     name: ts.init_net(modules[name], key, (1, height, width, channels[name]))
     for name, key in zip(NETS, net_rngs, strict=True)
   }
-  params = {name: v[0] for name, v in variables.items()}
-  batch_stats = {name: v[1] for name, v in variables.items()}
-  tx = make_optimizer(config)
-  opt_state = {
-    player: tx.init({name: params[name] for name in names}) for player, names in PLAYERS.items()
-  }
-  return ts.TrainState(
-    step=jnp.zeros((), jnp.int32),
-    rng=init_rng,
-    params=params,
-    batch_stats=batch_stats,
-    opt_state=opt_state,
+  return ts.TrainState.create(
+    config=config,
+    nets=modules,
+    players=PLAYERS,
+    variables=variables,
     pools={},
-    nets=core.FrozenDict(modules),
-    players=core.FrozenDict(PLAYERS),
-    tx=core.FrozenDict({player: tx for player in PLAYERS}),
-    config=_freeze(config),
+    rng=init_rng,
+    steps_per_epoch=1,  # MUNIT's schedule counts iterations
+    tx=make_optimizer(config),
   )
 
 
@@ -339,11 +323,6 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
 # Sampling and translation.
 
 
-def _eval_rng(state, rng):
-  # Sampling must not advance the state; a key derived from it keeps sample() pure.
-  return jax.random.fold_in(state.rng, 1) if rng is None else rng
-
-
 def fixed_styles(config, n):
   """(s_a, s_b): the run's fixed display styles (the official trainer's s_a, s_b)."""
   key_a, key_b = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(config.seed), 7))
@@ -359,7 +338,7 @@ def sample(state: ts.TrainState, batch: dict, rng=None) -> dict:
   x_a, x_b = batch['A'], batch['B']
   n = x_a.shape[0]
   s_a1, s_b1 = fixed_styles(config, n)
-  key_a, key_b = jax.random.split(_eval_rng(state, rng))
+  key_a, key_b = jax.random.split(ts.eval_rng(state, rng))
   s_a2, s_b2 = random_style(config, key_a, n), random_style(config, key_b, n)
   c_a, s_a_fake = encode(state, 'gen_a', x_a)
   c_b, s_b_fake = encode(state, 'gen_b', x_b)
@@ -394,7 +373,7 @@ def translate(state: ts.TrainState, images, direction='AtoB', rng=None, style=No
   source, target = _DIRECTIONS[direction]
   content, _ = encode(state, source, images)
   if style is None:
-    style = random_style(state.config, _eval_rng(state, rng), images.shape[0])
+    style = random_style(state.config, ts.eval_rng(state, rng), images.shape[0])
   return decode(state, target, content, style)
 
 

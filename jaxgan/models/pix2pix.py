@@ -130,11 +130,6 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
   return state, metrics
 
 
-def _eval_rng(state, rng):
-  # Sampling must not advance the state; a key derived from it keeps sample() pure.
-  return jax.random.fold_in(state.rng, 1) if rng is None else rng
-
-
 def translate(state: ts.TrainState, images: jax.Array, direction: str = 'AtoB', rng=None):
   """G(images), for eval: in train mode (dropout, batch statistics) unless config.eval.eval_mode.
 
@@ -147,7 +142,7 @@ def translate(state: ts.TrainState, images: jax.Array, direction: str = 'AtoB', 
   if direction != 'AtoB':
     raise ConfigError(f'pix2pix translates AtoB only, got direction {direction!r}')
   train = not state.config.eval.eval_mode
-  fake_B, _ = state.apply('G', images, train=train, rng=_eval_rng(state, rng))
+  fake_B, _ = state.apply('G', images, train=train, rng=ts.eval_rng(state, rng))
   return fake_B
 
 
