@@ -195,6 +195,14 @@ def instance_moments(x: Array) -> tuple[Array, Array]:
   return mean_d + shift, var
 
 
+def instance_norm(x: Array, epsilon: float = 1e-5) -> Array:
+  """nn.InstanceNorm2d(affine=False) as a function: each sample's channels over (H, W), in
+  float32 with the biased variance."""
+  x = x.astype(jnp.float32)
+  mean, var = instance_moments(x)
+  return (x - mean) * jax.lax.rsqrt(var + epsilon)
+
+
 class InstanceNorm2d(nn.Module):
   """`torch.nn.InstanceNorm2d(affine=False, track_running_stats=False)` on NHWC inputs.
 
@@ -206,9 +214,7 @@ class InstanceNorm2d(nn.Module):
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
-    x = x.astype(jnp.float32)
-    mean, var = instance_moments(x)
-    return ((x - mean) * jax.lax.rsqrt(var + self.epsilon)).astype(self.dtype)
+    return instance_norm(x, self.epsilon).astype(self.dtype)
 
 
 def identity(x: Array) -> Array:

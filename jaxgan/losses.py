@@ -1,4 +1,4 @@
-"""Objectives of pix2pix and CycleGAN, as the official `networks.GANLoss` and friends define them.
+"""Objectives of the four models, as the official `networks.GANLoss` and friends define them.
 
 All losses are computed in float32 whatever dtype the networks compute in: a bfloat16
 discriminator output is upcast before it is compared with its target.
@@ -131,3 +131,32 @@ def gradient_penalty(
   norms = jnp.sqrt(jnp.sum(jnp.square(grads + 1e-16), axis=1))
   penalty = jnp.mean(jnp.square(norms - constant)) * lambda_gp
   return (penalty, aux) if has_aux else penalty
+
+
+# MUNIT's names of the objectives of its multi-scale discriminators (MsImageDis): 'nsgan' is the
+# non-saturating BCE, the 'vanilla' above.
+MUNIT_GAN_TYPES = {'lsgan': 'lsgan', 'nsgan': 'vanilla'}
+
+
+def _munit_gan(gan_type):
+  if gan_type not in MUNIT_GAN_TYPES:
+    raise ConfigError(f'unknown gan_type {gan_type!r}; known: {", ".join(MUNIT_GAN_TYPES)}')
+  return GANLoss(MUNIT_GAN_TYPES[gan_type])
+
+
+def multiscale_dis_loss(gan_type, outs_fake, outs_real) -> jax.Array:
+  """MsImageDis.calc_dis_loss: fakes towards 0, reals towards 1, summed over the scales."""
+  loss = _munit_gan(gan_type)
+  total = jnp.zeros((), jnp.float32)
+  for fake, real in zip(outs_fake, outs_real, strict=True):
+    total += loss(fake, False) + loss(real, True)
+  return total
+
+
+def multiscale_gen_loss(gan_type, outs_fake) -> jax.Array:
+  """MsImageDis.calc_gen_loss: fakes towards 1, summed over the scales."""
+  loss = _munit_gan(gan_type)
+  total = jnp.zeros((), jnp.float32)
+  for fake in outs_fake:
+    total += loss(fake, True)
+  return total

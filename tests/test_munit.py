@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from configs import munit_edges2shoes
-from jaxgan import models, parallel
+from jaxgan import losses, models, parallel
 from jaxgan.models import munit
 from jaxgan.nets import munit as nets
 
@@ -92,14 +92,16 @@ def test_gan_losses_hand_computed():
   fake = [jnp.full((1, 2, 2, 1), 0.5), jnp.full((1, 1, 1, 1), -1.0)]
   real = [jnp.full((1, 2, 2, 1), 0.25), jnp.full((1, 1, 1, 1), 2.0)]
   # lsgan: D pushes fakes to 0, reals to 1; G pushes fakes to 1; summed over the scales.
-  np.testing.assert_allclose(nets.dis_loss('lsgan', fake, real), 0.25 + 0.5625 + 1.0 + 1.0)
-  np.testing.assert_allclose(nets.gen_loss('lsgan', fake), 0.25 + 4.0)
+  want = 0.25 + 0.5625 + 1.0 + 1.0
+  np.testing.assert_allclose(losses.multiscale_dis_loss('lsgan', fake, real), want)
+  np.testing.assert_allclose(losses.multiscale_gen_loss('lsgan', fake), 0.25 + 4.0)
   # nsgan: BCE of the sigmoid.
   d = _softplus(0.5) + _softplus(-0.25) + _softplus(-1.0) + _softplus(-2.0)
-  np.testing.assert_allclose(nets.dis_loss('nsgan', fake, real), d, rtol=1e-6)
-  np.testing.assert_allclose(nets.gen_loss('nsgan', fake), _softplus(-0.5) + _softplus(1.0))
+  np.testing.assert_allclose(losses.multiscale_dis_loss('nsgan', fake, real), d, rtol=1e-6)
+  want = _softplus(-0.5) + _softplus(1.0)
+  np.testing.assert_allclose(losses.multiscale_gen_loss('nsgan', fake), want, rtol=1e-6)
   with pytest.raises(Exception, match='gan_type'):
-    nets.gen_loss('wgan', fake)
+    losses.multiscale_gen_loss('wgan', fake)
 
 
 def test_vgg_loss_compares_instance_normed_features():

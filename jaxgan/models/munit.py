@@ -23,8 +23,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import layers
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError
+from jaxgan.losses import multiscale_dis_loss, multiscale_gen_loss
 from jaxgan.models import Inference
 from jaxgan.nets import munit as nets
 
@@ -111,7 +113,7 @@ def create(config, rng, steps_per_epoch=1, *, image_size=None) -> ts.TrainState:
     image_size: (height, width) of the training images; default from the config's crop.
   """
   del steps_per_epoch
-  nets.dis_loss(config.dis.gan_type, [], [])  # Unknown gan types fail here.
+  multiscale_dis_loss(config.dis.gan_type, [], [])  # Unknown gan types fail here.
   if config.vgg_w > 0 and (config.data.input_nc, config.data.output_nc) != (3, 3):
     raise ConfigError('vgg_w > 0 needs RGB images in both domains (input_nc = output_nc = 3)')
   input_nc, output_nc = config.data.input_nc, config.data.output_nc
@@ -186,14 +188,7 @@ def vgg_loss(vgg, img, target):
     vgg: features(images in [-1, 1]) -> [N, h, w, 512] (preprocessing included).
     img, target: [N, H, W, 3] in [-1, 1].
   """
-  return jnp.mean(jnp.square(_instance_norm(vgg(img)) - _instance_norm(vgg(target))))
-
-
-def _instance_norm(x, eps=1e-5):
-  """nn.InstanceNorm2d(affine=False): each sample's channel over (H, W), biased variance."""
-  x = x.astype(jnp.float32)
-  mean = x.mean((1, 2), keepdims=True)
-  return (x - mean) * jax.lax.rsqrt(jnp.square(x - mean).mean((1, 2), keepdims=True) + eps)
+  return jnp.mean(jnp.square(layers.instance_norm(vgg(img)) - layers.instance_norm(vgg(target))))
 
 
 def _vgg_features(config):
@@ -246,8 +241,8 @@ def gen_losses(state, params_G, x_a, x_b, s_a, s_b, *, dis_stats=None, vgg=None)
   # GAN loss (Eq. 4) against the frozen discriminators.
   outs_a, dis_stats['dis_a'] = discriminate(state, 'dis_a', x_ba, batch_stats=dis_stats['dis_a'])
   outs_b, dis_stats['dis_b'] = discriminate(state, 'dis_b', x_ab, batch_stats=dis_stats['dis_b'])
-  losses['gen_adv_a'] = nets.gen_loss(config.dis.gan_type, outs_a)
-  losses['gen_adv_b'] = nets.gen_loss(config.dis.gan_type, outs_b)
+  losses['gen_adv_a'] = multiscale_gen_loss(config.dis.gan_type, outs_a)
+  losses['gen_adv_b'] = multiscale_gen_loss(config.dis.gan_type, outs_b)
   if config.vgg_w > 0:
     # As the official: the translation against its content source, across domains.
     losses['gen_vgg_a'] = vgg_loss(vgg, x_ba, x_b)
@@ -277,7 +272,7 @@ def dis_losses(state, params_D, x_a, x_b, x_ba, x_ab):
     outs_real, stats[name] = discriminate(
       state, name, real, params=params_D[name], batch_stats=stats[name]
     )
-    losses[name] = nets.dis_loss(config.dis.gan_type, outs_fake, outs_real)
+    losses[name] = multiscale_dis_loss(config.dis.gan_type, outs_fake, outs_real)
   total = config.gan_w * (losses['dis_a'] + losses['dis_b'])
   losses['dis_total'] = total
   return total, (losses, stats)

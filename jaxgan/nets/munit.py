@@ -27,6 +27,7 @@ import jax.numpy as jnp
 
 from jaxgan import layers
 from jaxgan.errors import ConfigError
+from jaxgan.losses import MUNIT_GAN_TYPES
 
 Array = jax.Array
 
@@ -46,7 +47,6 @@ ACTIVATIONS = {
   'tanh': jnp.tanh,
   'none': layers.identity,
 }
-GAN_TYPES = ('lsgan', 'nsgan')
 
 
 def _check(name, value, known):
@@ -532,7 +532,8 @@ class _Scales(nn.Module):
 class MsImageDis(nn.Module):
   """The multi-scale discriminator: a list of patch logits, finest scale first.
 
-  Attributes mirror the official `dis` options (gan_type is the loss's, see `dis_loss`).
+  Attributes mirror the official `dis` options (gan_type is the loss's: see
+  `jaxgan.losses.multiscale_dis_loss`).
   """
 
   dim: int = 64
@@ -571,34 +572,6 @@ class MsImageDis(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------
-# GAN objectives of MsImageDis (calc_dis_loss / calc_gen_loss), summed over the scales.
-
-
-def dis_loss(gan_type: str, outs_fake: Sequence[Array], outs_real: Sequence[Array]) -> Array:
-  """The discriminator's loss: fakes towards 0, reals towards 1, at every scale."""
-  _check('gan_type', gan_type, GAN_TYPES)
-  loss = jnp.zeros((), jnp.float32)
-  for fake, real in zip(outs_fake, outs_real, strict=True):
-    if gan_type == 'lsgan':
-      loss += jnp.mean(jnp.square(fake)) + jnp.mean(jnp.square(real - 1))
-    else:  # nsgan: BCE(sigmoid(out), label), in the stable softplus form.
-      loss += jnp.mean(jax.nn.softplus(fake) + jax.nn.softplus(-real))
-  return loss
-
-
-def gen_loss(gan_type: str, outs_fake: Sequence[Array]) -> Array:
-  """The generator's loss: fakes towards 1, at every scale."""
-  _check('gan_type', gan_type, GAN_TYPES)
-  loss = jnp.zeros((), jnp.float32)
-  for fake in outs_fake:
-    if gan_type == 'lsgan':
-      loss += jnp.mean(jnp.square(fake - 1))
-    else:
-      loss += jnp.mean(jax.nn.softplus(-fake))
-  return loss
-
-
-# ------------------------------------------------------------------------------------------
 # From configs and official constructor arguments.
 
 
@@ -627,7 +600,7 @@ def define_dis(config) -> MsImageDis:
   dis = config.dis
   _check('norm', dis.norm, ('none', 'bn', 'in', 'ln'))
   _check('activation', dis.activ, ACTIVATIONS)
-  _check('gan_type', dis.gan_type, GAN_TYPES)
+  _check('gan_type', dis.gan_type, MUNIT_GAN_TYPES)
   return MsImageDis(
     dim=dis.dim,
     n_layer=dis.n_layer,
