@@ -184,7 +184,9 @@ def lr_factor(config, epoch):
   epoch = jnp.asarray(epoch, jnp.int32)
   if policy == 'linear':
     decayed = jnp.maximum(0, epoch + config.epoch_count - config.n_epochs)
-    return 1.0 - decayed.astype(jnp.float32) / float(config.n_epochs_decay + 1)
+    # Past the schedule's end (a run resumed with a smaller num_steps, or stepped on by hand)
+    # the official rule turns negative, i.e. gradient ascent; it stops at 0 here.
+    return jnp.maximum(0.0, 1.0 - decayed.astype(jnp.float32) / float(config.n_epochs_decay + 1))
   if policy == 'step':
     return jnp.float32(0.1) ** (epoch // config.lr_decay_iters).astype(jnp.float32)
   if policy == 'cosine':

@@ -62,6 +62,7 @@ GROUPS = {
   # tests/test_bicyclegan.py's `default_run` fixture.
   'test_bicyclegan.py::test_step_losses_and_updates': 'bicycle_default_run',
   'test_bicyclegan.py::test_half_batch_split': 'bicycle_default_run',
+  'test_bicyclegan.py::test_learns_the_fixed_batch': 'bicycle_default_run',
 }
 
 # Seconds each long unit takes on 2 cores (two xdist workers; the slowest tests' durations

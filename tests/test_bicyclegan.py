@@ -308,3 +308,23 @@ def test_other_options_trace(overrides):
   if config.conditional_D:  # D judges (A, B) pairs: 6 input channels
     kernel = new.params['D']['model']['0']['kernel']
     assert kernel.shape[2] == 6
+
+
+@pytest.mark.slow
+def test_learns_the_fixed_batch(default_run):
+  """G's reconstruction of B from E(B) (Eq. 4's L1) falls on one batch of the shapes task: E and
+  G learn (after the first steps, where the GAN terms lead)."""
+  from jaxgan.data import synthetic  # noqa: PLC0415
+
+  _, step = default_run
+  config = _config(num_steps=1000)  # 160 steps well inside the lr schedule
+  state = jax.jit(lambda: bicyclegan.create(config, jax.random.PRNGKey(0), 10))()
+  images = synthetic.images(config, 'train')
+  batch = {k: synthetic.to_model(images[k][:2], 3) for k in 'AB'}
+  l1 = []
+  for _ in range(160):
+    state, metrics = step(state, batch)
+    l1.append(float(metrics['loss_G_L1']))
+  first, last = np.mean(l1[:20]), np.mean(l1[-20:])
+  print(f'bicyclegan loss_G_L1: {first:.2f} -> {last:.2f} over 160 steps')
+  assert last < 0.5 * first

@@ -150,3 +150,11 @@ def test_num_steps_rescales_the_schedule_to_the_run():
   exact = ts.make_schedule(_config(n_epochs=2, n_epochs_decay=3, num_steps=15), 3)
   official = ts.make_schedule(_config(n_epochs=2, n_epochs_decay=3), 3)
   assert [float(exact(s)) for s in range(15)] == [float(official(s)) for s in range(15)]
+
+
+def test_linear_policy_stops_at_zero_past_its_end():
+  # The official lambda rule would give 1 - 5/4 < 0 (gradient ascent) two epochs past the end.
+  config = _config(lr_policy='linear', n_epochs=2, n_epochs_decay=3)
+  np.testing.assert_allclose(_per_epoch(config, 8)[5:], [0.0, 0.0, 0.0], atol=0)
+  steps = ts.make_schedule(_config(n_epochs=1, n_epochs_decay=1, num_steps=4), 1000)
+  assert [float(steps(s)) for s in range(8)][-1] == 0.0  # past num_steps: 0, not negative
