@@ -11,11 +11,19 @@ argument after a colon (`configs/pix2pix_shapes.py:tiny`); any key can be overri
 (`--config.data.load_size=143`). Re-running the same command resumes from the workdir's
 newest checkpoint.
 
-Exit status: 0 when training finished, or when SIGTERM stopped it after saving a checkpoint;
-130 when Ctrl-C (SIGINT) did; 2 with a one-line `error: ...` on stderr for bad input (unknown
-model, config key or value, missing dataset, a checkpoint that does not fit).
+Resuming with settings that change the run (model, nets, data, batch size, objective, lr) is
+refused unless --config.allow_config_change=True. A step whose losses or parameters are not
+finite stops the run (the official code trains on): no checkpoint of it or later is written, so
+the newest one stays the last good state.
+
+Exit status: 0 when training finished; 143 (128 + SIGTERM) when SIGTERM stopped it after saving a
+checkpoint, so a scheduler can tell a preempted run from a finished one; 130 when Ctrl-C (SIGINT)
+did; 2 with a one-line `error: ...` on stderr for bad input (unknown model, config key or value,
+missing dataset, a checkpoint that does not fit, settings changed on resume) and for a run that
+diverged.
 """
 
+import signal
 import sys
 
 from absl import app, flags
@@ -43,8 +51,8 @@ def main(argv):
     outcome = train_lib.train(config, FLAGS.workdir)
   except errors.JaxganError as e:
     cli.fail(e)
-  if outcome.signal == 'SIGINT':
-    sys.exit(130)
+  if outcome.signal:  # 128 + the signal's number, as a shell reports a process it stopped
+    sys.exit(128 + int(getattr(signal, outcome.signal)))
 
 
 if __name__ == '__main__':

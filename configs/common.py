@@ -105,6 +105,10 @@ def get_config():
   config.sample_every = 400  # display_freq / update_html_freq
   config.checkpoint_every = 5000  # save_latest_freq
   config.keep_checkpoints = 3
+  # Resuming with settings other than the run's config.json (the model, nets, data, batch size,
+  # objective, optimisation) is refused unless this is True; num_steps, the logging and
+  # checkpoint intervals, eval.* and the data locations may always change.
+  config.allow_config_change = False
   config.num_samples = 8  # images per sample grid
 
   # eval.py

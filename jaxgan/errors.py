@@ -15,3 +15,7 @@ class ConfigError(JaxganError):
 
 class WeightsError(JaxganError):
   """Weights that are missing or do not fit the network."""
+
+
+class DivergedError(JaxganError):
+  """A training step whose losses or parameters are not finite: the run stopped before it."""

@@ -29,6 +29,7 @@ checkpoint intact: a save is committed whole or not at all.
 import collections
 import dataclasses
 import inspect
+import json
 import pathlib
 import shutil
 import signal
@@ -37,6 +38,7 @@ import threading
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tqdm
 from jax.experimental import multihost_utils
@@ -142,6 +144,110 @@ def _epoch(config, step, steps_per_epoch):
   return (max(step, 1) - 1) // steps_per_epoch + int(config.epoch_count)
 
 
+# What a resumed run may change without --config.allow_config_change: how long, how often it
+# logs, samples and saves, how it is evaluated, where the data lies, how fast it is read.
+FREE_KEYS = (
+  'num_steps',
+  'log_every',
+  'sample_every',
+  'checkpoint_every',
+  'keep_checkpoints',
+  'num_samples',
+  'name',
+  'allow_config_change',
+  'remat',
+  'eval.',
+  'data.dataroot',
+  'data.tfds_data_dir',
+  'data.prefetch',
+  'data.num_parallel_calls',
+  'data.autotune',
+  'data.cache_mb',
+)
+
+
+def _flat(tree, prefix=''):
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      out.update(_flat(value, f'{prefix}{key}.'))
+    else:
+      out[f'{prefix}{key}'] = value
+  return out
+
+
+def _check_config_change(config, workdir, primary):
+  """Refuses (ConfigError) resuming with settings that change what the run is, naming them."""
+  try:
+    saved = _flat(checkpoint.load_config(workdir).to_dict())
+  except errors.InputError:
+    return  # no config.json (a run from before it existed): nothing to compare
+  new = _flat(json.loads(config.to_json_best_effort()))  # as config.json holds it
+
+  def free(key):
+    return any(key == f or (f.endswith('.') and key.startswith(f)) for f in FREE_KEYS)
+
+  changed = [
+    f'{key} {saved[key]!r} -> {new[key]!r}'
+    for key in sorted(saved.keys() & new.keys())
+    if saved[key] != new[key] and not free(key)
+  ]
+  if not changed:
+    return
+  if not config.get('allow_config_change', False):
+    raise errors.ConfigError(
+      f'{workdir} was trained with other settings ({"; ".join(changed)}): resuming would '
+      'change the run; drop the changes, use another --workdir, or pass '
+      '--config.allow_config_change=True'
+    )
+  if primary:
+    print(f'  resuming with changed settings: {"; ".join(changed)}', flush=True)
+
+
+_FINITE = 'finite'
+
+
+def _finite_checked(train_step):
+  """train_step that also reports whether its losses and the new parameters are all finite
+  (reductions inside the jitted step; the host reads the flag with the step's metrics)."""
+
+  def step(state, batch):
+    state, metrics = train_step(state, batch)
+    leaves = [*metrics.values(), *jax.tree.leaves(state.params)]
+    finite = jnp.stack([jnp.isfinite(x).all() for x in leaves]).all()
+    return state, {**metrics, _FINITE: finite}
+
+  return step
+
+
+class _Checked:
+  """Reads each step's finite flag (after the step is done) and stops the run on the first
+  step that is not: the checkpoints written before it stay the last good states."""
+
+  def __init__(self, ckpt):
+    self.ckpt = ckpt
+
+  def __call__(self, step, metrics):
+    values = jax.device_get(metrics)
+    if bool(values[_FINITE]):
+      return
+    bad = [f'{k}={float(v)}' for k, v in values.items() if k != _FINITE and not np.isfinite(v)]
+    what = ', '.join(bad) if bad else 'the losses are finite but some parameters are not'
+    good = self.ckpt.latest_step()
+    if good:
+      where = (
+        f'the newest checkpoint (step {good}) is the last good state: rerun with a lower '
+        '--config.lr (and --config.allow_config_change=True) to resume from it'
+      )
+    else:
+      where = 'no checkpoint was written: start again with a lower --config.lr'
+    raise errors.DivergedError(f'training diverged at step {step}: {what}; {where}')
+
+  def all(self, in_flight):
+    while in_flight:
+      self(*in_flight.popleft())
+
+
 class _ProgressBar:
   """tqdm's bar (step/s, ETA, losses), started after the first step: its rate and ETA leave
   out the compilation, which the line before it reports. At most 160 columns, a terminal's
@@ -223,6 +329,8 @@ def train(config, workdir, *, on_step=None):
   ckpt = checkpoint.Checkpointer(workdir, keep=config.keep_checkpoints)
   start = ckpt.latest_step() or 0
   if start:
+    _check_config_change(config, workdir, primary)
+  if start:
     template = jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), jax.eval_shape(create)
     )
@@ -233,7 +341,7 @@ def train(config, workdir, *, on_step=None):
       state = jax.device_put(states.load_into(config, state, init_from), rep)
   checkpoint.save_config(workdir, config)
 
-  step_fn = parallel.compile_train_step(model.train_step, state, mesh)
+  step_fn = parallel.compile_train_step(_finite_checked(model.train_step), state, mesh)
   sample_fn = jax.jit(model.sample, out_shardings=rep)
   held_out = parallel.replicate(held_out, mesh)
   web_dir = workdir / 'web'
@@ -254,7 +362,7 @@ def train(config, workdir, *, on_step=None):
     )
 
   def log(step, metrics):
-    values = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    values = {k: float(v) for k, v in jax.device_get(metrics).items() if k != _FINITE}
     if not primary:
       return
     # A model with its own schedule (MUNIT: per iteration) says what rate the step used.
@@ -295,24 +403,29 @@ def train(config, workdir, *, on_step=None):
   try:
     with _StopRequest() as stop:
       in_flight = collections.deque()
+      checked = _Checked(ckpt)
       while step < total and not stop.requested(step, config.log_every):
         state, metrics = step_fn(state, next(batches))
         step += 1
         # The host runs at most _AHEAD steps ahead of the device: the bar's rate is the real
         # one, and a stop request is acted on within _AHEAD steps (not a whole log interval).
-        in_flight.append(metrics)
+        in_flight.append((step, metrics))
         if len(in_flight) > _AHEAD:
-          jax.block_until_ready(in_flight.popleft())
-        bar.update(step, in_flight[-1])
+          checked(*in_flight.popleft())
+        bar.update(step, in_flight[-1][1])
         if on_step is not None:
           on_step(step)
         if step % config.log_every == 0 or step == total:
+          checked.all(in_flight)  # what is logged and shown comes from finite steps
           log(step, metrics)
         if step % config.sample_every == 0 or step == total:
+          checked.all(in_flight)
           save_sample(step)
         if step % config.checkpoint_every == 0 and step < total:
+          checked.all(in_flight)  # a checkpoint holds only a state every step of was finite
           ckpt.save(step, state)
           saved = step
+      checked.all(in_flight)
       if step > saved or ckpt.latest_step() is None:
         ckpt.save(step, state)
       ckpt.wait()

@@ -1,6 +1,7 @@
 """The training loop: end to end through train.py, resume, SIGTERM, and the loop's helpers."""
 
 import itertools
+import json
 import os
 import pathlib
 import signal
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 import scripts
 
-from jaxgan import checkpoint, data, models, train_lib
+from jaxgan import checkpoint, data, errors, models, train_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -110,7 +111,7 @@ def test_sigterm_saves_and_exits_cleanly_then_resumes(tmp_path):
   finally:
     if proc.poll() is None:
       proc.kill()
-  assert proc.returncode == 0, stderr[-3000:]
+  assert proc.returncode == 128 + signal.SIGTERM, stderr[-3000:]  # preempted, not finished
   assert 'Traceback' not in stderr
   assert 'stopped by SIGTERM at step' in stdout
   reached = int(stdout.split('stopped by SIGTERM at step ')[1].split('/')[0])
@@ -222,14 +223,18 @@ class _FakeData:
     return Dataset()
 
 
-def _fake_run(monkeypatch, tmp_path, num_steps, on_batch=lambda i: None):
-  monkeypatch.setattr(models, 'get', lambda name: _FakeModel)
-  monkeypatch.setattr(train_lib.data, 'build', _FakeData(on_batch).build)
+def _fake_config(num_steps):
   config = pix2pix_shapes.get_config('tiny')
   config.batch_size = jax.device_count()
   config.num_steps = num_steps
   config.checkpoint_every = 2
-  return train_lib.train(config, tmp_path)
+  return config
+
+
+def _fake_run(monkeypatch, tmp_path, num_steps, on_batch=lambda i: None):
+  monkeypatch.setattr(models, 'get', lambda name: _FakeModel)
+  monkeypatch.setattr(train_lib.data, 'build', _FakeData(on_batch).build)
+  return train_lib.train(_fake_config(num_steps), tmp_path)
 
 
 def test_crash_leaves_the_last_periodic_checkpoint(monkeypatch, tmp_path):
@@ -299,3 +304,61 @@ def _leaf(params, key):
   for part in key.removeprefix('.params').strip('[]').split(']['):
     node = node[part.strip("'")]
   return node
+
+
+class _DivergingModel(_FakeModel):
+  """Its parameters turn NaN at step 5 (a diverging GAN, without compiling one)."""
+
+  @staticmethod
+  def train_step(state, batch):
+    state, metrics = _FakeModel.train_step(state, batch)
+    w = jnp.where(state.step >= 5, jnp.nan, state.params['w'])
+    return state.replace(params={'w': w}), {'loss_G': w.sum()}
+
+
+def test_a_diverging_run_stops_and_keeps_its_last_good_checkpoint(monkeypatch, tmp_path):
+  monkeypatch.setattr(models, 'get', lambda name: _DivergingModel)
+  monkeypatch.setattr(train_lib.data, 'build', _FakeData().build)
+  config = pix2pix_shapes.get_config('tiny')
+  config.batch_size, config.num_steps, config.checkpoint_every = jax.device_count(), 10, 2
+  with pytest.raises(errors.DivergedError, match=r'at step 5: loss_G=nan; .*step 4\) is the last'):
+    train_lib.train(config, tmp_path)
+  assert _steps(tmp_path) == [2, 4]  # no checkpoint of step 5 or later
+  _, leaves = _final_state(tmp_path, model=_FakeModel)
+  assert all(np.isfinite(x).all() for _, x in leaves)
+
+
+def test_resuming_with_other_settings_is_refused_unless_allowed(monkeypatch, tmp_path):
+  config = pix2pix_shapes.get_config('tiny')
+  _fake_run(monkeypatch, tmp_path, 2)
+  changed = config.copy_and_resolve_references()
+  changed.batch_size, changed.num_steps, changed.lr = 2 * jax.device_count(), 4, 0.5
+  with pytest.raises(
+    errors.ConfigError, match=r'other settings \(batch_size .*; lr 0.0002 -> 0.5\)'
+  ):
+    train_lib.train(changed, tmp_path)
+  # num_steps, logging and eval keys change freely; the rest with allow_config_change.
+  free = _fake_config(num_steps=4)
+  free.log_every, free.eval.num_test = 1, 3
+  assert train_lib.train(free, tmp_path).step == 4
+  allowed = _fake_config(num_steps=6)
+  allowed.lr, allowed.allow_config_change = 0.5, True
+  assert train_lib.train(allowed, tmp_path).step == 6
+  assert checkpoint.load_config(tmp_path).lr == 0.5
+
+
+@pytest.mark.slow
+def test_a_diverging_run_exits_2_and_eval_reads_the_last_good_checkpoint(tmp_path):
+  args = ['--config=configs/pix2pix_shapes.py:tiny', f'--workdir={tmp_path}']
+  first = scripts.run('train.py', *args, '--config.num_steps=2')
+  assert first.returncode == 0, first.stderr[-3000:]
+  huge = ['--config.lr=1e10', '--config.num_steps=8', '--config.allow_config_change=True']
+  second = scripts.run('train.py', *args, *huge)
+  assert second.returncode == 2, second.stderr[-3000:]
+  (line,) = [x for x in second.stderr.splitlines() if x.startswith('error: ')]
+  assert 'training diverged at step' in line and '(step 2) is the last good state' in line
+  assert _steps(tmp_path) == [2]
+  ev = scripts.run('eval.py', f'--workdir={tmp_path}', '--num_test=2')
+  assert ev.returncode == 0, ev.stderr[-3000:]
+  scores = json.loads((tmp_path / 'eval' / 'test_2' / 'metrics.json').read_text())
+  assert np.isfinite(scores['AtoB']['model']['mae'])
