@@ -166,6 +166,26 @@ FREE_KEYS = (
 )
 
 
+# Options of the loop and the optimiser that must be positive (or >= 0), checked before anything
+# is built: a zero interval would divide by zero, a negative lr would ascend.
+_POSITIVE = ('log_every', 'sample_every', 'checkpoint_every', 'num_samples', 'lr')
+_NON_NEGATIVE = ('num_steps', 'keep_checkpoints', 'n_epochs', 'n_epochs_decay')
+
+
+def _check_options(config, workdir):
+  """ConfigError / InputError naming the option or the workdir, before anything is built."""
+  for key in _POSITIVE:
+    if key in config and not config[key] > 0:
+      raise errors.ConfigError(f'config.{key} is {config[key]}; expected a value > 0')
+  for key in _NON_NEGATIVE:
+    if key in config and config[key] < 0:
+      raise errors.ConfigError(f'config.{key} is {config[key]}; expected a value >= 0')
+  if config.num_steps == 0 and config.get('n_epochs', 0) + config.get('n_epochs_decay', 0) == 0:
+    raise errors.ConfigError('config.num_steps is 0 and so are the epochs: nothing to train')
+  if workdir.exists() and not workdir.is_dir():
+    raise errors.InputError(f'--workdir={workdir} is a file; expected a directory')
+
+
 def _flat(tree, prefix=''):
   out = {}
   for key, value in tree.items():
@@ -304,6 +324,7 @@ def train(config, workdir, *, on_step=None):
   parallel.init_distributed()
   primary = jax.process_index() == 0
   workdir = pathlib.Path(workdir)
+  _check_options(config, workdir)
   model = models.get(config.model)
   mesh = parallel.make_mesh()
   parallel.check_batch_size(config.batch_size, mesh)

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 import scripts
+from PIL import Image
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -15,8 +16,8 @@ from configs import pix2pix_shapes  # noqa: E402
 from jaxgan import checkpoint, port  # noqa: E402
 
 
-def _run(script, *args):
-  result = scripts.run(script, *args, timeout=300)
+def _run(script, *args, timeout=300):
+  result = scripts.run(script, *args, timeout=timeout)
   lines = result.stderr.splitlines()
   assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
   assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr[-3000:]
@@ -134,3 +135,44 @@ def test_init_from_names_an_unknown_net(tmp_path):
     f'--workdir={tmp_path}',
   )
   assert line == "error: config.init_from: unknown net 'G_A'; known: G, D"
+
+
+def _unaligned_folder(root, test_a):
+  """trainA/B and testB of 32 px images; testA holds `test_a` ({name: bytes or array})."""
+  rng = np.random.default_rng(0)
+  for split in ('trainA', 'trainB', 'testB'):
+    (root / split).mkdir(parents=True)
+    for i in range(2):
+      Image.fromarray(rng.integers(0, 255, (32, 32, 3), np.uint8)).save(root / split / f'{i}.png')
+  (root / 'testA').mkdir()
+  for name, content in test_a.items():
+    if isinstance(content, bytes):
+      (root / 'testA' / name).write_bytes(content)
+    else:
+      Image.fromarray(content).save(root / 'testA' / name)
+
+
+@pytest.mark.parametrize(
+  ('test_a', 'preprocess', 'expected'),
+  [
+    ({'small.png': np.zeros((10, 10, 3), np.uint8)}, 'crop', 'small.png: image is 10x10'),
+    ({'bad.png': b'not an image'}, 'crop', 'bad.png'),
+    ({'dot.png': np.zeros((1, 1, 3), np.uint8)}, 'none', 'dot.png: image is 1x1'),
+  ],
+)
+def test_a_bad_held_out_image_is_one_line_without_hanging(tmp_path, test_a, preprocess, expected):
+  """The held-out sample batch is read from the test split before training: an image there
+  that cannot be used ends the run in seconds (it used to hang at exit)."""
+  _unaligned_folder(tmp_path / 'data', test_a)
+  line = _run(
+    'train.py',
+    '--config=configs/cyclegan_shapes.py:tiny',
+    f'--workdir={tmp_path / "run"}',
+    '--config.data.source=folder',
+    f'--config.data.dataroot={tmp_path / "data"}',
+    '--config.data.dataset_mode=unaligned',
+    f'--config.data.preprocess={preprocess}',
+    '--config.data.crop_size=32',
+    timeout=120,
+  )
+  assert expected in line, line

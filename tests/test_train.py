@@ -362,3 +362,27 @@ def test_a_diverging_run_exits_2_and_eval_reads_the_last_good_checkpoint(tmp_pat
   assert ev.returncode == 0, ev.stderr[-3000:]
   scores = json.loads((tmp_path / 'eval' / 'test_2' / 'metrics.json').read_text())
   assert np.isfinite(scores['AtoB']['model']['mae'])
+
+
+@pytest.mark.parametrize(
+  ('key', 'value', 'message'),
+  [
+    ('checkpoint_every', 0, 'config.checkpoint_every is 0; expected a value > 0'),
+    ('log_every', 0, 'config.log_every is 0; expected a value > 0'),
+    ('keep_checkpoints', -1, 'config.keep_checkpoints is -1; expected a value >= 0'),
+    ('lr', -1.0, r'config.lr is -1.0; expected a value > 0'),
+    ('num_steps', -5, 'config.num_steps is -5; expected a value >= 0'),
+  ],
+)
+def test_bad_loop_options_are_one_line(tmp_path, key, value, message):
+  config = pix2pix_shapes.get_config('tiny')
+  config[key] = value
+  with pytest.raises(errors.ConfigError, match=message):
+    train_lib.train(config, tmp_path)
+  assert not (tmp_path / 'checkpoints').exists()
+
+
+def test_a_workdir_that_is_a_file_is_one_line(tmp_path):
+  (tmp_path / 'run').write_text('')
+  with pytest.raises(errors.InputError, match='is a file; expected a directory'):
+    train_lib.train(pix2pix_shapes.get_config('tiny'), tmp_path / 'run')

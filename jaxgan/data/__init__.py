@@ -15,6 +15,7 @@ def build(
   process_count=None,
   seed=None,
   batch_size=None,
+  own_size=False,
 ):
   """This process's input pipeline for one split; see `jaxgan.data.pipeline.build`."""
   from jaxgan.data import pipeline
@@ -27,4 +28,5 @@ def build(
     process_count=process_count,
     seed=seed,
     batch_size=batch_size,
+    own_size=own_size,
   )

@@ -75,8 +75,14 @@ class Dataset:
       except StopIteration:
         return
       except tf.errors.OpError as error:
-        raise _input_error(error) from None
-      yield batch
+        failure = _input_error(error)
+      else:
+        yield batch
+        continue
+      # Close the failed iterator before raising: kept alive by the traceback until the
+      # interpreter exits, its destructor then waits forever on tf.data's map threads.
+      del iterator
+      raise failure
 
 
 def _input_error(error):
@@ -103,6 +109,7 @@ def build(
   process_count=None,
   seed=None,
   batch_size=None,
+  own_size=False,
 ):
   """Builds this process's input pipeline for one split.
 
@@ -114,8 +121,7 @@ def build(
   train=True: shuffled (a fresh permutation per epoch, as the official DataLoader; in order
   with serial_batches), repeated forever, random crops and flips, full batches only.
   train=False: in order, every image once, no flip, centred crops, load_size replaced by
-  data.test_load_size (0: crop_size, as the official test options), and with preprocess 'none'
-  every image at its own size; the last batches are padded
+  data.test_load_size (0: crop_size, as the official test options); the last batches are padded
   to full size with repeats whose paths are b'' (skip those when saving), so that every
   process yields steps_per_epoch batches of static shape. For 'unaligned', both domains are
   visited in order, the shorter one padded the same way.
@@ -130,6 +136,8 @@ def build(
     process_index, process_count: this process and how many there are; default from JAX.
     seed: for shuffling and augmentation; default config.seed.
     batch_size: global batch size; default config.batch_size.
+    own_size: with train=False and preprocess 'none', every image at its own size (eval.py,
+      which pads it for the generator), not rounded to multiples of 4 as the official test.
 
   Returns:
     a `Dataset`.
@@ -180,7 +188,10 @@ def build(
   keys = ('A',) if mode == 'single' else ('A', 'B')
   if not train:
     keys += tuple(k + '_paths' for k in keys)
-  process = lambda ex: _process(ex, data, mode, train, load_size, seeds[2], keys, in_memory)
+  own_size = own_size and not train and data.preprocess == 'none'
+  process = lambda ex: _process(
+    ex, data, mode, train, load_size, seeds[2], keys, in_memory, own_size
+  )
   parallel = tf.data.AUTOTUNE if data.num_parallel_calls < 0 else data.num_parallel_calls
 
   def make(start):
@@ -437,7 +448,9 @@ def _memory_table(columns, size):
   return _Table(size, load)
 
 
-def _process(example, data, mode, train, load_size, aug_seed, keys, in_memory=False):
+def _process(
+  example, data, mode, train, load_size, aug_seed, keys, in_memory=False, own_size=False
+):
   """Direction, channels, official transforms and scaling of one raw example.
 
   in_memory: the example's images went through `_prepare` already (the resize in
@@ -454,8 +467,8 @@ def _process(example, data, mode, train, load_size, aug_seed, keys, in_memory=Fa
       out[key] = example[key]
       continue
     image = example[key] if in_memory else _to_channels(example[key], key, data)
-    if not train and data.preprocess == 'none':
-      # Evaluation at the image's own size (the official test rounds it to a multiple of 4);
+    if own_size:
+      # eval.py at the image's own size (the official test rounds it to a multiple of 4);
       # jaxgan.eval pads each image to a size the generator takes and crops the output back.
       out[key] = transforms.normalize(image)
       continue

@@ -183,6 +183,17 @@ def transform(image, params, data, load_size, name):
   """
   shape = tf.shape(image)
   height, width = resized_size(shape[0], shape[1], data, load_size)
+  if data.preprocess == 'none':  # sides round to multiples of 4: 1 px would round to nothing
+    message = input_error(
+      name,
+      ': image is ',
+      tf.strings.as_string(shape[0]),
+      'x',
+      tf.strings.as_string(shape[1]),
+      '; preprocess none rounds its sides to multiples of 4, so they must be at least 2 px',
+    )
+    with tf.control_dependencies([tf.debugging.Assert(tf.minimum(height, width) > 0, [message])]):
+      height, width = tf.identity(height), tf.identity(width)
   if data.preprocess != 'crop':
     image = resize(image, height, width)
   if 'crop' in data.preprocess:

@@ -67,7 +67,13 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
   if encode and 'E' not in state.params:
     raise errors.ConfigError(f'{config.name} has no encoder E: evaluate with --no_encode')
   dataset = data.build(
-    config, config.eval.split, train=False, process_index=0, process_count=1, batch_size=1
+    config,
+    config.eval.split,
+    train=False,
+    process_index=0,
+    process_count=1,
+    batch_size=1,
+    own_size=True,
   )
   multiple = core.size_multiple(state, 'G')
   bucket = config.eval.get('size_bucket', 0)

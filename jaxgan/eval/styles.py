@@ -110,7 +110,13 @@ def evaluate(
     config = core.folder_config(config, folder, direction)
     directions = {direction: ('A', DOMAINS[direction][1])}
   dataset = data.build(
-    config, config.eval.split, train=False, process_index=0, process_count=1, batch_size=1
+    config,
+    config.eval.split,
+    train=False,
+    process_index=0,
+    process_count=1,
+    batch_size=1,
+    own_size=True,
   )
   batches = list(dataset.batches())
   bucket = config.eval.get('size_bucket', 0)

@@ -72,6 +72,7 @@ def translate_all(
     process_index=0,
     process_count=1,
     batch_size=batch_size,
+    own_size=True,
   )
   page = visualize.HtmlPage(f'{config.name} ({config.model}): {folder or config.eval.split}')
   results = {}
