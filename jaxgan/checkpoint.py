@@ -17,6 +17,9 @@ coordinates processes: call every method here from every process.
 import json
 import os
 import pathlib
+import shutil
+import sys
+import time
 
 import jax
 import ml_collections
@@ -142,6 +145,48 @@ class Checkpointer:
         value = np.asarray(value)
       out.append(value)
     return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), out)
+
+  def restore_intact(self, template, *, set_aside=False):
+    """(state, step) of the newest checkpoint that restores, trying older ones past damage.
+
+    A checkpoint that cannot be read (a truncated file, garbage in its metadata) is named in a
+    line on stderr and skipped; with `set_aside` (a training run, which will write that step
+    again) it is moved to `<workdir>/damaged_checkpoints/`.
+
+    Raises:
+      jaxgan.errors.InputError: no checkpoint, or none that restores (each named).
+    """
+    steps = self.all_steps()
+    if not steps:
+      raise errors.InputError(f'no checkpoint in {self.directory}')
+    failures = []
+    for step in reversed(steps):
+      try:
+        state = self.restore(template, step)
+      except Exception as e:  # noqa: BLE001 - any failure to read means this step is unusable
+        text = str(e).strip().splitlines()
+        failures.append(f'{step} ({text[0] if text else type(e).__name__})')
+        continue
+      if failures:
+        print(
+          f'warning: damaged checkpoint(s) {", ".join(failures)} skipped; using step {step}',
+          file=sys.stderr,
+          flush=True,
+        )
+        if set_aside:
+          self._set_aside([int(f.split(' ', 1)[0]) for f in failures])
+      return state, step
+    raise errors.InputError(f'no checkpoint in {self.directory} restores: {"; ".join(failures)}')
+
+  def _set_aside(self, steps):
+    if jax.process_index() == 0:
+      aside = self.directory.parent / 'damaged_checkpoints'
+      aside.mkdir(exist_ok=True)
+      for step in steps:
+        source = self.directory / str(step)
+        if source.exists():
+          shutil.move(str(source), str(aside / f'{step}-{int(time.time())}'))
+    self._manager.reload()
 
   def wait(self):
     """Blocks until any background save has been committed."""

@@ -355,7 +355,7 @@ def train(config, workdir, *, on_step=None):
     template = jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), jax.eval_shape(create)
     )
-    state = ckpt.restore(template)
+    state, start = ckpt.restore_intact(template, set_aside=True)
   else:
     state = jax.jit(create, out_shardings=rep)()  # one program: faster than op-by-op init
     if init_from:

@@ -175,3 +175,47 @@ def test_read_only_creates_and_cleans_nothing(tmp_path):
     assert ckpt.latest_step() == 1
     _assert_equal_states(state, ckpt.restore(_make_state()))
   assert in_progress.exists()
+
+
+def _damage(step_dir, how):
+  """Garbage in the manifests, or every data file cut to half its length."""
+  if how == 'manifest':
+    for path in step_dir.rglob('manifest.ocdbt'):
+      path.write_bytes(b'garbage')
+    for path in step_dir.rglob('_METADATA'):
+      path.write_text('{not json')
+  else:
+    for path in step_dir.rglob('d/*'):
+      data = path.read_bytes()
+      path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize('how', ['manifest', 'truncated'])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_newest_intact(tmp_path, capsys, how):
+  state = {'w': np.arange(4, dtype=np.float32), 'b': np.ones((2, 3), np.float32)}
+  with checkpoint.Checkpointer(tmp_path, async_save=False) as ckpt:
+    for step in (2, 4):
+      ckpt.save(step, jax.tree.map(lambda x, s=step: x * s, state))
+  _damage(tmp_path / 'checkpoints' / '4', how)
+  with checkpoint.Checkpointer(tmp_path, read_only=True) as ckpt:  # eval.py: leave it in place
+    restored, step = ckpt.restore_intact(state)
+  assert step == 2 and (tmp_path / 'checkpoints' / '4').exists()
+  np.testing.assert_array_equal(restored['w'], state['w'] * 2)
+  assert 'damaged checkpoint(s) 4 (' in capsys.readouterr().err
+  with checkpoint.Checkpointer(tmp_path) as ckpt:  # training: set it aside, write step 4 again
+    _, step = ckpt.restore_intact(state, set_aside=True)
+    assert step == 2 and ckpt.all_steps() == [2]
+    ckpt.save(4, state)
+    ckpt.wait()
+    assert ckpt.all_steps() == [2, 4]
+  assert len(list((tmp_path / 'damaged_checkpoints').iterdir())) == 1
+
+
+def test_no_intact_checkpoint_is_one_line(tmp_path):
+  state = {'w': np.arange(4, dtype=np.float32)}
+  with checkpoint.Checkpointer(tmp_path, async_save=False) as ckpt:
+    ckpt.save(2, state)
+  _damage(tmp_path / 'checkpoints' / '2', 'manifest')
+  with checkpoint.Checkpointer(tmp_path, read_only=True) as ckpt:
+    with pytest.raises(errors.InputError, match=r'no checkpoint in .* restores: 2 \('):
+      ckpt.restore_intact(state)

@@ -142,8 +142,9 @@ def restore(workdir, defaults=None, step=None, overrides=()):
     if not steps:
       raise errors.InputError(f'no checkpoint in {ckpt.directory}: train first (train.py)')
     if step is None:
-      step = steps[-1]
-    elif step not in steps:
+      state, step = ckpt.restore_intact(jax.eval_shape(_create(config)))
+      return config, state, step
+    if step not in steps:
       raise errors.InputError(
         f'--step={step}: no checkpoint of that step in {ckpt.directory}; saved steps: '
         + ', '.join(map(str, steps))
