@@ -27,12 +27,16 @@ checkpoint intact: a save is committed whole or not at all.
 """
 
 import collections
+import contextlib
 import dataclasses
+import fcntl
 import inspect
 import json
+import os
 import pathlib
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -268,6 +272,41 @@ class _Checked:
       self(*in_flight.popleft())
 
 
+class WorkdirLock:
+  """An exclusive lock on a workdir (`<workdir>/.lock`, flock), held while a run trains in it.
+
+  The kernel releases it when the process ends, however it ends: a lock is never stale. The
+  file keeps the holder's pid and host for the message a second trainer gets.
+  """
+
+  def __init__(self, workdir):
+    self.path = pathlib.Path(workdir) / '.lock'
+    self.file = None
+
+  def __enter__(self):
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+    self.file = open(self.path, 'a+')  # noqa: SIM115 - held open for the lock's lifetime
+    try:
+      fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      self.file.seek(0)
+      holder = self.file.read().strip() or 'another process'
+      self.file.close()
+      raise errors.InputError(
+        f'{self.path.parent} is in use by a running trainer ({holder}): wait for it, stop it, '
+        'or use another --workdir'
+      ) from None
+    self.file.seek(0)
+    self.file.truncate()
+    self.file.write(f'pid {os.getpid()} on {socket.gethostname()}')
+    self.file.flush()
+    return self
+
+  def __exit__(self, *exc):
+    if self.file is not None:
+      self.file.close()  # releases the lock
+
+
 class _ProgressBar:
   """tqdm's bar (step/s, ETA, losses), started after the first step: its rate and ETA leave
   out the compilation, which the line before it reports. At most 160 columns, a terminal's
@@ -322,9 +361,16 @@ def train(config, workdir, *, on_step=None):
     jaxgan.errors.JaxganError: bad config, missing data, a checkpoint that does not fit.
   """
   parallel.init_distributed()
-  primary = jax.process_index() == 0
   workdir = pathlib.Path(workdir)
   _check_options(config, workdir)
+  # One trainer per workdir: two would overwrite each other's checkpoints and logs.
+  with WorkdirLock(workdir) if jax.process_index() == 0 else contextlib.nullcontext():
+    return _train(config, workdir, on_step)
+
+
+def _train(config, workdir, on_step):
+  """`train`'s work, under the workdir's lock."""
+  primary = jax.process_index() == 0
   model = models.get(config.model)
   mesh = parallel.make_mesh()
   parallel.check_batch_size(config.batch_size, mesh)

@@ -386,3 +386,12 @@ def test_a_workdir_that_is_a_file_is_one_line(tmp_path):
   (tmp_path / 'run').write_text('')
   with pytest.raises(errors.InputError, match='is a file; expected a directory'):
     train_lib.train(pix2pix_shapes.get_config('tiny'), tmp_path / 'run')
+
+
+def test_a_second_trainer_on_a_running_workdir_is_refused(monkeypatch, tmp_path):
+  with train_lib.WorkdirLock(tmp_path):  # a trainer holds it
+    with pytest.raises(
+      errors.InputError, match=rf'{tmp_path} is in use by a running trainer \(pid'
+    ):
+      _fake_run(monkeypatch, tmp_path, 2)
+  assert _fake_run(monkeypatch, tmp_path, 2).step == 2  # released: the lock is never stale
