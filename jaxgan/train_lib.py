@@ -188,6 +188,8 @@ def _check_options(config, workdir):
     raise errors.ConfigError('config.num_steps is 0 and so are the epochs: nothing to train')
   if workdir.exists() and not workdir.is_dir():
     raise errors.InputError(f'--workdir={workdir} is a file; expected a directory')
+  if workdir.is_dir() and not os.access(workdir, os.W_OK | os.X_OK):
+    raise errors.InputError(f'--workdir={workdir} is not writable: checkpoints go there')
 
 
 def _flat(tree, prefix=''):
@@ -270,6 +272,36 @@ class _Checked:
   def all(self, in_flight):
     while in_flight:
       self(*in_flight.popleft())
+
+
+def _os_error(error):
+  """The OSError behind an exception (orbax wraps them), or None."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    if isinstance(error, OSError):
+      return error
+    seen.add(id(error))
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def _save(ckpt, step, state):
+  """ckpt.save (state None: wait for the saves in flight); a full disk or a read-only workdir
+  is one line saying which checkpoints are intact (orbax renames a step only once complete)."""
+  try:
+    if state is None:
+      ckpt.wait()
+    else:
+      ckpt.save(step, state)
+  except Exception as e:
+    cause = _os_error(e)
+    if cause is None:
+      raise
+    intact = ', '.join(map(str, ckpt.all_steps())) or 'none'
+    raise errors.InputError(
+      f'cannot write checkpoint {step} to {ckpt.directory}: {cause.strerror or cause}; the '
+      f'checkpoints written before it ({intact}) are intact'
+    ) from None
 
 
 class WorkdirLock:
@@ -490,12 +522,12 @@ def _train(config, workdir, on_step):
           save_sample(step)
         if step % config.checkpoint_every == 0 and step < total:
           checked.all(in_flight)  # a checkpoint holds only a state every step of was finite
-          ckpt.save(step, state)
+          _save(ckpt, step, state)
           saved = step
       checked.all(in_flight)
       if step > saved or ckpt.latest_step() is None:
-        ckpt.save(step, state)
-      ckpt.wait()
+        _save(ckpt, step, state)
+      _save(ckpt, step, None)
   finally:
     prefetching = inspect.getgeneratorstate(batches) != inspect.GEN_CREATED
     batches.close()  # stops the prefetch thread...

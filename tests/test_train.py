@@ -395,3 +395,23 @@ def test_a_second_trainer_on_a_running_workdir_is_refused(monkeypatch, tmp_path)
     ):
       _fake_run(monkeypatch, tmp_path, 2)
   assert _fake_run(monkeypatch, tmp_path, 2).step == 2  # released: the lock is never stale
+
+
+def test_a_full_disk_during_a_save_is_one_line(monkeypatch, tmp_path):
+  import errno  # noqa: PLC0415
+
+  save = checkpoint.Checkpointer.save
+
+  def full_at_step_4(self, step, state):
+    if step == 4:
+      raise RuntimeError('orbax failed') from OSError(errno.ENOSPC, 'No space left on device')
+    return save(self, step, state)
+
+  monkeypatch.setattr(checkpoint.Checkpointer, 'save', full_at_step_4)
+  with pytest.raises(
+    errors.InputError,
+    match=r'cannot write checkpoint 4 .*No space left on '
+    r'device; the checkpoints written before it \(2\) are intact',
+  ):
+    _fake_run(monkeypatch, tmp_path, 6)
+  assert _steps(tmp_path) == [2]
