@@ -172,8 +172,8 @@ FREE_KEYS = (
 
 # Options of the loop and the optimiser that must be positive (or >= 0), checked before anything
 # is built: a zero interval would divide by zero, a negative lr would ascend.
-_POSITIVE = ('log_every', 'sample_every', 'checkpoint_every', 'num_samples', 'lr')
-_NON_NEGATIVE = ('num_steps', 'keep_checkpoints', 'n_epochs', 'n_epochs_decay')
+_POSITIVE = ('log_every', 'sample_every', 'checkpoint_every', 'num_samples')
+_NON_NEGATIVE = ('lr', 'num_steps', 'keep_checkpoints', 'n_epochs', 'n_epochs_decay')
 
 
 def _check_options(config, workdir):

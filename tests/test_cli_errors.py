@@ -114,12 +114,8 @@ def test_eval_refuses_a_config_it_would_ignore(tmp_path):
 
 @pytest.mark.parametrize(
   ('override', 'expected'),
-  [
-    ('--config.data.preproces=none', 'unknown config key --config.data.preproces (did you mean'),
-    ('--config.ngf=16', '--config.ngf=16: the checkpoint was trained with ngf=8'),
-    ('--config.data.output_nc=1', '--config.data.output_nc=1: the checkpoint was trained with'),
-    ('--config.data.load_size=big', '--config.data.load_size=big: expected int'),
-  ],
+  # One through eval.py; tests/test_config_overrides.py has the others' messages.
+  [('--config.data.preproces=none', 'unknown config key --config.data.preproces (did you mean')],
 )
 def test_eval_workdir_overrides(tmp_path, override, expected):
   checkpoint.save_config(tmp_path, pix2pix_shapes.get_config('tiny'))
@@ -157,7 +153,6 @@ def _unaligned_folder(root, test_a):
   [
     ({'small.png': np.zeros((10, 10, 3), np.uint8)}, 'crop', 'small.png: image is 10x10'),
     ({'bad.png': b'not an image'}, 'crop', 'bad.png'),
-    ({'dot.png': np.zeros((1, 1, 3), np.uint8)}, 'none', 'dot.png: image is 1x1'),
   ],
 )
 def test_a_bad_held_out_image_is_one_line_without_hanging(tmp_path, test_a, preprocess, expected):

@@ -170,3 +170,21 @@ def test_normalize_maps_to_minus_one_one():
 def test_check_rejects_bad_options(overrides, match):
   with pytest.raises(errors.ConfigError, match=match):
     transforms.check(_data(**overrides))
+
+
+def test_preprocess_none_refuses_images_too_small_to_round(tmp_path):
+  """Sides round to multiples of 4: a 1 px side would round to nothing (a one-line error)."""
+  from PIL import Image  # noqa: PLC0415
+
+  from configs import cyclegan_shapes  # noqa: PLC0415
+  from jaxgan import data, errors  # noqa: PLC0415
+
+  for split in ('trainA', 'trainB'):
+    (tmp_path / split).mkdir()
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tmp_path / split / 'dot.png')
+  config = cyclegan_shapes.get_config('tiny')
+  config.data.update(source='folder', dataroot=str(tmp_path), dataset_mode='unaligned')
+  config.data.preprocess, config.data.cache_mb = 'none', 0.0
+  dataset = data.build(config, 'train', train=True, process_index=0, process_count=1)
+  with pytest.raises(errors.InputError, match=r'dot.png: image is 1x1; preprocess none rounds'):
+    next(dataset.batches())
