@@ -304,6 +304,15 @@ def _save(ckpt, step, state):
     ) from None
 
 
+def fresh_state(config, create, sharding, init_from=None):
+  """The state a new run starts from: `create()` as one program, then the nets `init_from`
+  names ({net: file}, `port.states.parse` of config.init_from) loaded from their files."""
+  state = jax.jit(create, out_shardings=sharding)()  # one program: faster than op-by-op init
+  if init_from:
+    state = jax.device_put(states.load_into(config, state, init_from), sharding)
+  return state
+
+
 class WorkdirLock:
   """An exclusive lock on a workdir (`<workdir>/.lock`, flock), held while a run trains in it.
 
@@ -435,9 +444,7 @@ def _train(config, workdir, on_step):
     )
     state, start = ckpt.restore_intact(template, set_aside=True)
   else:
-    state = jax.jit(create, out_shardings=rep)()  # one program: faster than op-by-op init
-    if init_from:
-      state = jax.device_put(states.load_into(config, state, init_from), rep)
+    state = fresh_state(config, create, rep, init_from)
   checkpoint.save_config(workdir, config)
 
   step_fn = parallel.compile_train_step(_finite_checked(model.train_step), state, mesh)
