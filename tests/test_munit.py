@@ -330,9 +330,9 @@ def test_learns_the_fixed_batch():
   images = synthetic.images(config, 'train')
   batch = {k: synthetic.to_model(images[k][: config.batch_size], 3) for k in 'AB'}
   step, recon = jax.jit(munit.train_step), []
-  for _ in range(40):
+  for _ in range(25):
     state, metrics = step(state, batch)
     recon.append(float(metrics['loss_gen_recon_x_a'] + metrics['loss_gen_recon_x_b']))
   first, last = np.mean(recon[:3]), np.mean(recon[-3:])
-  print(f'munit loss_gen_recon_x_a + _b: {first:.3f} -> {last:.3f} over 40 steps')
-  assert last < 0.6 * first
+  print(f'munit loss_gen_recon_x_a + _b: {first:.3f} -> {last:.3f} over 25 steps')
+  assert last < 0.65 * first
