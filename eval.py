@@ -32,7 +32,7 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from jaxgan import cli, config_overrides, errors, models
+from jaxgan import cli, errors, models
 
 flags.DEFINE_string('workdir', None, 'a training workdir: its config and newest checkpoint')
 flags.DEFINE_integer('step', None, 'with --workdir: the checkpoint of this step (default newest)')
@@ -70,18 +70,6 @@ flags.DEFINE_enum('fid_preprocess', 'pytorch-fid', ['pytorch-fid', 'clean'], 'FI
 flags.DEFINE_bool('fid_allow_few', False, 'FID even from fewer images than features (biased)')
 flags.DEFINE_integer('kid_subset_size', None, 'KID subset size (default min(1000, images))')
 FLAGS = flags.FLAGS
-_OVERRIDES = []  # --config.<key>=<value> given with --workdir: applied to the run's config
-
-
-def parse_flags(argv):
-  """cli.parse_flags; with --workdir and no --config, --config.* override the run's config."""
-  if cli.flag_value(argv, 'workdir') is not None and cli.flag_value(argv, 'config') is None:
-    try:
-      argv, overrides = config_overrides.take(argv)
-    except errors.ConfigError as e:
-      cli.fail(e)
-    _OVERRIDES[:] = overrides
-  return cli.parse_flags(argv)
 
 
 def _metric_options():
@@ -155,7 +143,10 @@ def main(argv):
       from configs import common  # noqa: PLC0415 - the options a run older than them lacks
 
       config, state, step = eval_lib.restore(
-        FLAGS.workdir, defaults=common.get_config(), step=FLAGS.step, overrides=_OVERRIDES
+        FLAGS.workdir,
+        defaults=common.get_config(),
+        step=FLAGS.step,
+        overrides=cli.WORKDIR_OVERRIDES,
       )
     else:
       config = FLAGS.config
@@ -222,4 +213,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.parse_workdir_flags)

@@ -16,7 +16,7 @@ direction (AtoB, BtoA); MUNIT's and BicycleGAN's programs take the style / z as 
 
 from absl import app, flags
 
-from jaxgan import cli, config_overrides, errors
+from jaxgan import cli, errors
 
 FORMATS = ('npz', 'pth', 'jax', 'savedmodel')  # jaxgan.export_lib.FORMATS, without importing JAX
 
@@ -26,17 +26,6 @@ flags.DEFINE_string('net', None, 'the net (G, G_A, gen_a, D, ...) or direction (
 flags.DEFINE_string('format', None, f'one of {", ".join(FORMATS)}')
 flags.DEFINE_string('out', None, 'the file (or SavedModel directory) to write')
 FLAGS = flags.FLAGS
-_OVERRIDES = []
-
-
-def parse_flags(argv):
-  """absl's parsing; --config.* override the run's stored config."""
-  try:
-    argv, overrides = config_overrides.take(argv)
-  except errors.ConfigError as e:
-    cli.fail(e)
-  _OVERRIDES[:] = overrides
-  return cli.parse_flags(argv)
 
 
 def main(argv):
@@ -55,7 +44,7 @@ def main(argv):
 
   try:
     config, state, step = eval_lib.restore(
-      FLAGS.workdir, defaults=common.get_config(), step=FLAGS.step, overrides=_OVERRIDES
+      FLAGS.workdir, defaults=common.get_config(), step=FLAGS.step, overrides=cli.WORKDIR_OVERRIDES
     )
     path = export_lib.export(config, state, FLAGS.net, FLAGS.format, FLAGS.out)
   except errors.JaxganError as e:
@@ -64,4 +53,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.parse_workdir_flags)

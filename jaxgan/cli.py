@@ -12,7 +12,7 @@ import sys
 
 from absl import flags, logging
 
-from jaxgan import errors, models
+from jaxgan import config_overrides, errors, models
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[1] / 'configs'
 
@@ -89,6 +89,23 @@ def parse_flags(argv):
   except AttributeError as e:  # ml_collections: a key the config does not have
     fail(_config_error(e, argv))
   return rest
+
+
+# --config.<key>=<value> given with --workdir (and no --config): overrides of the run's stored
+# config, which eval.py and export.py apply when they restore it (`jaxgan.config_overrides`).
+WORKDIR_OVERRIDES = []
+
+
+def parse_workdir_flags(argv):
+  """`parse_flags`, with --config.* after --workdir (and no --config) kept in WORKDIR_OVERRIDES
+  instead of applied to a config file."""
+  if flag_value(argv, 'workdir') is not None and flag_value(argv, 'config') is None:
+    try:
+      argv, overrides = config_overrides.take(argv)
+    except errors.JaxganError as e:
+      fail(e)
+    WORKDIR_OVERRIDES[:] = overrides
+  return parse_flags(argv)
 
 
 def run_config(argv, model, config):

@@ -41,14 +41,6 @@ def take(argv):
   return rest, overrides
 
 
-def _keys(config, prefix=''):
-  for key, value in config.items():
-    if hasattr(value, 'items'):
-      yield from _keys(value, f'{prefix}{key}.')
-    else:
-      yield f'{prefix}{key}'
-
-
 def _parse(key, text, current):
   """`text` as the type of the stored value `current`."""
   try:
@@ -78,7 +70,9 @@ def apply(config, overrides):
     jaxgan.errors.ConfigError: an unknown key (with the nearest known one), a value that does
       not parse as the key's type, or a key that would change the nets of the checkpoint.
   """
-  known = list(_keys(config))
+  from flax import traverse_util  # noqa: PLC0415 - the flags are parsed before JAX loads
+
+  known = list(traverse_util.flatten_dict(config.to_dict(), sep='.'))
   for key, text in overrides:
     if key not in known:
       near = difflib.get_close_matches(key, known, n=1)

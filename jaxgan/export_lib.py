@@ -26,6 +26,7 @@ import shutil
 import jax
 import jax.numpy as jnp
 import ml_collections
+from flax import traverse_util
 
 from jaxgan import errors, models, port, torch_file
 from jaxgan.eval import core as eval_core
@@ -33,19 +34,14 @@ from jaxgan.port import states
 
 FORMATS = ('npz', 'pth', 'jax', 'savedmodel')
 PROGRAMS = ('jax', 'savedmodel')
-DIRECTIONS = ('AtoB', 'BtoA')
 
 
 def directions(model, state):
   """{name: direction} of the translations a state can export: by direction and by the net
   whose input the images are (G, G_A, gen_a, ...)."""
   out = {}
-  for direction in DIRECTIONS:
-    try:
-      inference = model.inference(state, direction)
-    except errors.ConfigError:
-      continue
-    out[direction] = out[inference.net] = direction
+  for direction, net in eval_core.directions(model, state).items():
+    out[direction] = out[net] = direction
   return out
 
 
@@ -70,16 +66,6 @@ def state_dict(config, state, net):
   if pair:
     return {side: state_dict(config, state, name) for side, name in zip('ab', pair, strict=True)}
   return port.from_flax({'params': state.params[net], 'batch_stats': state.batch_stats[net]})
-
-
-def _flatten(tree, prefix=''):
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flatten(value, f'{prefix}{key}.'))
-    else:
-      out[f'{prefix}{key}'] = value
-  return out
 
 
 def _reflect_index(size, length, start):
@@ -194,7 +180,7 @@ def export(config, state, net, fmt, out):
     sd = state_dict(config, state, net)
     if fmt == 'npz':
       tmp = f'{out}.tmp.npz'
-      port.save_npz(tmp, _flatten(sd))
+      port.save_npz(tmp, traverse_util.flatten_dict(sd, sep='.'))
       os.replace(tmp, out)
     else:
       torch_file.write(out, sd)

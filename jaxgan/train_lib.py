@@ -45,6 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import tqdm
+from flax import traverse_util
 from jax.experimental import multihost_utils
 
 from jaxgan import checkpoint, data, errors, models, parallel, visualize
@@ -192,23 +193,13 @@ def _check_options(config, workdir):
     raise errors.InputError(f'--workdir={workdir} is not writable: checkpoints go there')
 
 
-def _flat(tree, prefix=''):
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flat(value, f'{prefix}{key}.'))
-    else:
-      out[f'{prefix}{key}'] = value
-  return out
-
-
 def _check_config_change(config, workdir, primary):
   """Refuses (ConfigError) resuming with settings that change what the run is, naming them."""
   try:
-    saved = _flat(checkpoint.load_config(workdir).to_dict())
+    saved = traverse_util.flatten_dict(checkpoint.load_config(workdir).to_dict(), sep='.')
   except errors.InputError:
     return  # no config.json (a run from before it existed): nothing to compare
-  new = _flat(json.loads(config.to_json_best_effort()))  # as config.json holds it
+  new = traverse_util.flatten_dict(json.loads(config.to_json_best_effort()), sep='.')
 
   def free(key):
     return any(key == f or (f.endswith('.') and key.startswith(f)) for f in FREE_KEYS)

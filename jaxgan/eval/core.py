@@ -15,7 +15,7 @@ import pathlib
 import jax
 import numpy as np
 
-from jaxgan import checkpoint, errors, models
+from jaxgan import checkpoint, data, errors, models
 from jaxgan.port import states
 
 
@@ -180,6 +180,27 @@ def reverse_config(config):
   d.direction = 'BtoA' if d.direction == 'AtoB' else 'AtoB'
   d.input_nc, d.output_nc = d.output_nc, d.input_nc
   return config
+
+
+def dataset(config, batch_size=1):
+  """config.eval.split (or the folder of `folder_config`) as eval reads it: in order, on one
+  process, every image at its own size under preprocess 'none'."""
+  return data.build(
+    config,
+    config.eval.split,
+    train=False,
+    process_index=0,
+    process_count=1,
+    batch_size=batch_size,
+    own_size=True,
+  )
+
+
+def sample_diversity(config, samples):
+  """`diversity` of a list of per-input sample stacks [M, H, W, C], which must share a size."""
+  if len({s.shape for s in samples}) != 1:
+    return {'skipped': 'inputs of different sizes (data.preprocess none)'}
+  return diversity(config, np.stack(samples))
 
 
 def diversity(config, samples):

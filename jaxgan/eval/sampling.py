@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxgan import data, errors, models, visualize
+from jaxgan import errors, models, visualize
 from jaxgan.eval import core
 from jaxgan.metrics import ground_truth
 from jaxgan.metrics.modes import fill_metrics, mode_metrics
@@ -66,15 +66,7 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
   encode = not config.eval.no_encode
   if encode and 'E' not in state.params:
     raise errors.ConfigError(f'{config.name} has no encoder E: evaluate with --no_encode')
-  dataset = data.build(
-    config,
-    config.eval.split,
-    train=False,
-    process_index=0,
-    process_count=1,
-    batch_size=1,
-    own_size=True,
-  )
+  dataset = core.dataset(config)
   multiple = core.size_multiple(state, 'G')
   bucket = config.eval.get('size_bucket', 0)
   sampler = _sampler(model)
@@ -142,10 +134,7 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
   page.save(out_dir / 'index.html')
 
   scores = {'num_images': count, 'n_samples': n_samples}
-  if len({r.shape for r in randoms}) == 1:
-    scores['diversity'] = core.diversity(config, np.stack(randoms))
-  else:
-    scores['diversity'] = {'skipped': 'inputs of different sizes (data.preprocess none)'}
+  scores['diversity'] = core.sample_diversity(config, randoms)
   results = {'AtoB': scores}
   if config.data.source == 'synthetic':
     if encode:

@@ -25,7 +25,7 @@ import pathlib
 import jax
 import numpy as np
 
-from jaxgan import data, errors, visualize
+from jaxgan import errors, visualize
 from jaxgan.data import synthetic, synthetic_munit
 from jaxgan.eval import core
 from jaxgan.metrics import ground_truth, modes
@@ -109,15 +109,7 @@ def evaluate(
   if folder is not None:
     config = core.folder_config(config, folder, direction)
     directions = {direction: ('A', DOMAINS[direction][1])}
-  dataset = data.build(
-    config,
-    config.eval.split,
-    train=False,
-    process_index=0,
-    process_count=1,
-    batch_size=1,
-    own_size=True,
-  )
+  dataset = core.dataset(config)
   batches = list(dataset.batches())
   bucket = config.eval.get('size_bucket', 0)
   page = visualize.HtmlPage(f'{config.name} (munit): {folder or config.eval.split}')
@@ -188,12 +180,8 @@ def evaluate(
     scores = {}
     if multimodal and config.eval.split == 'test':
       scores = _scores(config, d, np.stack(inputs), np.stack(outputs), np.stack(targets))
-    if guided:
-      pass  # one example's style gives one output per input: nothing to diversify
-    elif len({o.shape for o in outputs}) == 1:
-      scores['diversity'] = core.diversity(config, np.stack(outputs))
-    else:
-      scores['diversity'] = {'skipped': 'inputs of different sizes (data.preprocess none)'}
+    if not guided:  # one example's style gives one output per input: nothing to diversify
+      scores['diversity'] = core.sample_diversity(config, outputs)
     if scores:
       results[d] = scores
   if output_only:

@@ -22,7 +22,7 @@ import pathlib
 import jax
 import numpy as np
 
-from jaxgan import data, errors, models, visualize
+from jaxgan import errors, models, visualize
 from jaxgan.data import synthetic
 from jaxgan.eval import core
 from jaxgan.metrics import ground_truth
@@ -65,15 +65,7 @@ def translate_all(
       passes['BtoA'] = ('B', 'A' if paired else None)
     batch_size = core.eval_batch_size(config, config.eval.batch_size)
 
-  dataset = data.build(
-    config,
-    config.eval.split,
-    train=False,
-    process_index=0,
-    process_count=1,
-    batch_size=batch_size,
-    own_size=True,
-  )
+  dataset = core.dataset(config, batch_size)
   page = visualize.HtmlPage(f'{config.name} ({config.model}): {folder or config.eval.split}')
   results = {}
   measure = config.data.source == 'synthetic' and folder is None and not output_only
