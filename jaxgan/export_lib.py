@@ -65,7 +65,11 @@ def state_dict(config, state, net):
   pair = states.pairs(models.get(config.model)).get(net)
   if pair:
     return {side: state_dict(config, state, name) for side, name in zip('ab', pair, strict=True)}
-  return port.from_flax({'params': state.params[net], 'batch_stats': state.batch_stats[net]})
+  sd = port.from_flax({'params': state.params[net], 'batch_stats': state.batch_stats[net]})
+  buffers = getattr(models.get(config.model), 'OFFICIAL_BUFFERS', {}).get(net)
+  if buffers:
+    sd.update(buffers(state.params[net]))
+  return sd
 
 
 def _reflect_index(size, length, start):

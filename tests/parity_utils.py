@@ -15,15 +15,24 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PENDING_FAMILIES = {}
 
 
+# The small-width fixtures every clone carries (tools/make_parity_fixtures.py --set=small).
+COMMITTED_DIR = ROOT / 'tests' / 'data' / 'parity'
+
+
 def parity_dir() -> pathlib.Path:
-  """The fixture folder: $JAXGAN_PARITY_DIR, else <repo>/../shared/parity."""
+  """The full-width fixture folder: $JAXGAN_PARITY_DIR, else <repo>/../shared/parity."""
   return pathlib.Path(os.environ.get('JAXGAN_PARITY_DIR', ROOT.parent / 'shared' / 'parity'))
 
 
 def fixture_paths() -> list[pathlib.Path]:
-  """Every *.npz fixture, sorted; empty if the folder is absent."""
+  """Every *.npz fixture of parity_dir(), sorted; empty if the folder is absent."""
   folder = parity_dir()
   return sorted(folder.glob('*.npz')) if folder.is_dir() else []
+
+
+def committed_paths() -> list[pathlib.Path]:
+  """The committed small fixtures, sorted."""
+  return sorted(COMMITTED_DIR.glob('*.npz'))
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ from test_eval import _state  # noqa: E402
 
 import jaxgan.eval as eval_lib  # noqa: E402
 from configs import bicyclegan_shapes, cyclegan_shapes, munit_shapes, pix2pix_shapes  # noqa: E402
-from jaxgan import checkpoint, export_lib, models, port  # noqa: E402
+from jaxgan import checkpoint, export_lib, models, port, torch_file  # noqa: E402
 from jaxgan.errors import ConfigError  # noqa: E402
 from jaxgan.models import munit  # noqa: E402
 
@@ -56,6 +56,14 @@ def test_munit_exports_the_official_gen_pair(tmp_path):
       jax.tree.leaves(loaded.params[net]), jax.tree.leaves(state.params[net]), strict=True
     ):
       np.testing.assert_array_equal(got, want)
+  # The official AdaIN layers' buffers are in the file (the official strict load needs them):
+  # 2 ResBlocks x 2 AdaIN layers x (running_mean, running_var) per generator.
+  raw = torch_file.read(path)
+  for side in 'ab':
+    buffers = [k for k in raw if k.startswith(f'{side}.dec.model.0.') and '.norm.running_' in k]
+    assert len(buffers) == 2 * 2 * config.gen.n_res, buffers
+    content_dim = config.gen.dim * 2**config.gen.n_downsample
+    assert all(raw[k].shape == (content_dim,) for k in buffers)
 
 
 def _load(fmt, path):

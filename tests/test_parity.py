@@ -1,14 +1,20 @@
 """jaxgan networks against the official PyTorch ones: same weights, same outputs.
 
-One test per fixture in $JAXGAN_PARITY_DIR (default ../shared/parity), named by its stem.
+One test per fixture: the committed small ones of tests/data/parity (ids `small/<stem>`, on any
+clone) and the full-width ones of $JAXGAN_PARITY_DIR (default ../shared/parity; ids `<stem>`).
 """
+
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from parity_utils import (
+  COMMITTED_DIR,
   PENDING_FAMILIES,
+  ROOT,
+  committed_paths,
   fixture_paths,
   load_fixture,
   max_error,
@@ -25,6 +31,10 @@ from jaxgan import port
 RTOL = 1e-5
 
 PATHS = fixture_paths()
+COMMITTED = committed_paths()
+
+sys.path.insert(0, str(ROOT / 'tools'))
+import make_parity_fixtures  # noqa: E402  (a tool, not a package)
 
 
 def _run_pix2pix_cyclegan(fixture):
@@ -109,21 +119,75 @@ RUNNERS = {
 }
 
 
+def _check(path):
+  family = read_meta(path)['family']
+  if family in PENDING_FAMILIES:
+    pytest.skip(PENDING_FAMILIES[family])
+  if family not in RUNNERS:
+    pytest.skip(f'no parity runner for family {family!r}')
+  fixture = load_fixture(path)
+  outputs = RUNNERS[family](fixture)
+  assert outputs.keys() == fixture.outputs.keys()
+  for name, ref in fixture.outputs.items():
+    err, scale = max_error(outputs[name], ref)
+    assert err <= RTOL * scale, f'{name}: max |diff| {err:.3g} > {RTOL} x {scale:.3g}'
+
+
+@pytest.mark.parametrize('path', COMMITTED, ids=[f'small/{p.stem}' for p in COMMITTED])
+def test_matches_official_small(path):
+  _check(path)
+
+
+def test_committed_fixtures_are_the_tools_small_set():
+  # The files are what tools/make_parity_fixtures.py --set=small makes: the same networks and
+  # inputs, every family and kind the port builds, and small enough to live in the repository.
+  specs = {spec.name: spec for spec in make_parity_fixtures.SETS['small']}
+  assert {p.stem for p in COMMITTED} == set(specs), f'remake {COMMITTED_DIR} with the tool'
+  assert sum(p.stat().st_size for p in COMMITTED) < 2 * 2**20
+  kinds = set()
+  for path in COMMITTED:
+    spec, fixture = specs[path.stem], load_fixture(path)
+    assert {k: fixture.meta[k] for k in spec.meta} == spec.meta
+    assert {k: v.shape for k, v in fixture.inputs.items()} == spec.inputs
+    assert fixture.meta['official'] == make_parity_fixtures.REPOS[spec.meta['family']][0]
+    kinds.add((spec.meta['family'], spec.meta['kind']))
+  assert {family for family, _ in kinds} == set(port.pytorch.META_BUILDERS)
+  assert len(kinds) == 7  # pix2pix/CycleGAN G, D; BicycleGAN G, E, D; MUNIT G, D
+
+
+@pytest.mark.parametrize('path', COMMITTED, ids=[f'small/{p.stem}' for p in COMMITTED])
+def test_exported_state_dict_loads_strictly_into_the_official_net(path):
+  # What export.py writes for a net (from_flax, plus the buffers the model declares) has exactly
+  # the keys, shapes and values of the official network's state_dict, so the official
+  # load_state_dict (strict) takes it. num_batches_tracked is written as 0 (unused by PyTorch).
+  from jaxgan.nets import munit
+
+  fixture = load_fixture(path)
+  module = port.build_from_meta(fixture.meta)
+  args = [jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))]
+  if fixture.meta['family'] == 'bicyclegan' and fixture.meta['kind'] == 'generator':
+    args.append(jnp.asarray(fixture.inputs['z']))
+  template = jax.eval_shape(lambda: module.init(jax.random.key(0), *args))
+  variables = port.to_flax(fixture.sd, template)
+  exported = port.from_flax(variables)
+  unused = {}  # AdaIN's buffers: never read by the official net (the fixture's are random)
+  if fixture.meta['family'] == 'munit' and fixture.meta['kind'] == 'generator':
+    unused = munit.adain_buffers(variables['params'])
+    exported.update(unused)
+  assert sorted(exported) == sorted(fixture.sd)
+  for key, value in fixture.sd.items():
+    if key in unused:
+      assert exported[key].shape == value.shape, key
+    else:
+      expected = 0 if key.endswith('num_batches_tracked') else value
+      np.testing.assert_array_equal(exported[key], expected, err_msg=key)
+
+
 if PATHS:
 
   @pytest.mark.parametrize('path', PATHS, ids=[p.stem for p in PATHS])
   def test_matches_official(path):
-    family = read_meta(path)['family']
-    if family in PENDING_FAMILIES:
-      pytest.skip(PENDING_FAMILIES[family])
-    if family not in RUNNERS:
-      pytest.skip(f'no parity runner for family {family!r}')
-    fixture = load_fixture(path)
-    outputs = RUNNERS[family](fixture)
-    assert outputs.keys() == fixture.outputs.keys()
-    for name, ref in fixture.outputs.items():
-      err, scale = max_error(outputs[name], ref)
-      assert err <= RTOL * scale, f'{name}: max |diff| {err:.3g} > {RTOL} x {scale:.3g}'
+    _check(path)
 
 else:
 

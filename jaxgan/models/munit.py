@@ -56,6 +56,8 @@ LOSSES = (
 PLAYERS = {'gen': ('gen_a', 'gen_b'), 'dis': ('dis_a', 'dis_b')}
 # eval.py --weights also takes the official pair files: gen=gen_<iter>.pt, dis=dis_<iter>.pt.
 WEIGHT_FILES = ('gen', 'dis')
+# Official state_dict entries the nets keep no state for, added on export (strict loading).
+OFFICIAL_BUFFERS = {'gen_a': nets.adain_buffers, 'gen_b': nets.adain_buffers}
 EVALUATION = 'styles'  # several random styles per input, both ways (jaxgan.eval.styles)
 LR_POLICIES = ('step', 'constant')
 

@@ -7,6 +7,8 @@ module names and layer indices, so that `jaxgan.port` maps the official `*_net_G
 - The U-Net's skip concatenation is `[up(submodule(down(x))), x]` (pix2pix: `[x, up(...)]`), its
   convolutions are always biased, and with `norm='none'` the norm layers are left out of the
   lists (so the layer indices shift, as officially).
+- In `G_Unet_add_input` the skip is `leaky_relu(x)`: the official in-place LeakyReLU rewrites the
+  level's input before it is concatenated (it matters when `nl` is not relu).
 - `where_add='input'` tiles z over the image and concatenates it to the input once
   (`G_Unet_add_input`); `'all'` concatenates it to the input of every down convolution
   (`G_Unet_add_all`), whose blocks hold `down`, `submodule` and `up` sequences.
@@ -122,8 +124,11 @@ class UnetBlock(nn.Module):
     y = layers.Sequential(tuple(model), name='model')(x)
     if self.outermost:
       return y
+    # The official downrelu is LeakyReLU(0.2, inplace=True): it rewrites x itself, so the skip
+    # carries leaky_relu(x), not x (seen after the next level's nl when that is not relu).
+    skip = layers.leaky_relu(x)
     # BicycleGAN's order: the upsampled features first, then the skip (pix2pix has it reversed).
-    return jnp.concatenate([y, x.astype(y.dtype)], axis=-1)
+    return jnp.concatenate([y, skip.astype(y.dtype)], axis=-1)
 
 
 class UnetBlockWithZ(nn.Module):
@@ -174,7 +179,8 @@ class UnetGeneratorZ(nn.Module):
 
   Level i (0 = outermost) downsamples to ngf * min(2**i, 8) channels, the innermost of the
   num_downs levels reaching 1x1 at 2**num_downs px; dropout (if any) on levels 4 .. num_downs-2,
-  as both official classes build them (which also gives U-Nets for small images, e.g. unet_32).
+  as both official classes build them (which also gives U-Nets for small images, e.g. unet_32;
+  officially G_Unet_add_all always has at least 6 levels, so its unet_32 is jaxgan's own).
 
   Attributes:
     output_nc: channels of the output image.

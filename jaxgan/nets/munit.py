@@ -24,6 +24,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxgan import layers
 from jaxgan.errors import ConfigError
@@ -414,6 +415,30 @@ class Decoder(nn.Module):
     model.append(block(self.output_dim, 7, 1, 3, norm='none', activation='tanh'))
     sizes.append(0)
     return Chain(model, sizes, name='model')(x, adain_params).astype(jnp.float32)
+
+
+def adain_buffers(params) -> dict:
+  """The official state_dict entries an AdaINGen's decoder has and jaxgan's has not.
+
+  The official AdaptiveInstanceNorm2d registers `running_mean` (zeros) and `running_var` (ones)
+  buffers and never changes them (F.batch_norm gets repeated copies), so official checkpoints
+  hold them and the official `load_state_dict` (strict) expects them; jaxgan keeps no state for
+  them. Keys follow the decoder's layout: dec.model.0 (ResBlocks) . model.<block> . model.<0|1>.
+
+  Args:
+    params: an AdaINGen's params (with 'dec').
+
+  Returns:
+    Official key -> float32 array.
+  """
+  buffers = {}
+  for b, block in params['dec']['model']['0']['model'].items():
+    for k, layer in block['model'].items():
+      features = layer['conv']['kernel'].shape[-1]
+      prefix = f'dec.model.0.model.{b}.model.{k}.norm'
+      buffers[f'{prefix}.running_mean'] = np.zeros(features, np.float32)
+      buffers[f'{prefix}.running_var'] = np.ones(features, np.float32)
+  return buffers
 
 
 class LinearBlock(nn.Module):

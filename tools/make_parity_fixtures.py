@@ -1,0 +1,479 @@
+"""Makes parity fixtures from the official PyTorch code: the networks as numbers.
+
+  pip install -e '.[torch]'
+  python tools/make_parity_fixtures.py --set=small --out=tests/data/parity \
+    --pix2pix_cyclegan=~/src/pytorch-CycleGAN-and-pix2pix \
+    --bicyclegan=~/src/BicycleGAN --munit=~/src/MUNIT
+
+Each path is a clone of the official repository (junyanz/pytorch-CycleGAN-and-pix2pix,
+junyanz/BicycleGAN, NVlabs/MUNIT); a family whose path is not given is left out. The networks are
+built with the classes of that clone's networks.py, imported from the clone, so nothing of the
+official code lives in jaxgan.
+
+A fixture is one network: random weights drawn from a seeded generator (scaled so the activations
+stay near unit size, then rounded to float16 so the stored float16 weights are exact), one seeded
+input, one forward pass in training mode without dropout. The file format is that of
+../shared/parity/README.md. `--set=small` is the committed set under tests/data/parity (narrow
+widths, small images: every net family the port builds, well under 2 MB together); `--set=full`
+remakes the networks of ../shared/parity at its widths and sizes (not its metric networks,
+which come from pytorch-fid's and lpips' pretrained weights). tests/test_parity.py checks jaxgan
+against both folders.
+"""
+
+import argparse
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import math
+import pathlib
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+
+try:
+  import torch
+except ImportError:  # the tests read SETS without PyTorch; main() says what is missing
+  torch = None
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# The official repository of each family and its networks.py inside a clone.
+REPOS = {
+  'pix2pix_cyclegan': ('junyanz/pytorch-CycleGAN-and-pix2pix', 'models/networks.py'),
+  'bicyclegan': ('junyanz/BicycleGAN', 'models/networks.py'),
+  'munit': ('NVlabs/MUNIT', 'networks.py'),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+  """One fixture: its file stem, the official constructor options (`meta`), its input shapes."""
+
+  name: str
+  meta: dict
+  inputs: dict
+
+
+def _cg(kind, net, size, batch, **options):
+  meta = {'family': 'pix2pix_cyclegan', 'kind': kind, 'net': net, **options, 'mode': 'train'}
+  if kind == 'generator':
+    meta = {'input_nc': 3, 'output_nc': 3, 'use_dropout': False, **meta}
+  return meta, {'x': (batch, meta.get('input_nc', 3), size, size)}
+
+
+def _bicycle(kind, net, size, batch=1, **options):
+  meta = {'family': 'bicyclegan', 'kind': kind, 'net': net, **options, 'mode': 'train'}
+  inputs = {'x': (batch, 3, size, size)}
+  if kind == 'generator':
+    inputs['z'] = (batch, meta['nz'])
+  return meta, inputs
+
+
+def _munit(kind, size, **options):
+  meta = {'family': 'munit', 'kind': kind, 'input_dim': 3, **options, 'mode': 'train'}
+  inputs = {'x': (1, 3, size, size)}
+  if kind == 'generator':
+    inputs['s'] = (1, meta['style_dim'], 1, 1)
+  return meta, inputs
+
+
+def _specs(table):
+  return [Spec(name, *made) for name, made in table]
+
+
+SETS = {
+  # Narrow nets on small images: every generator, encoder and discriminator family, both norms,
+  # both BicycleGAN injections and upsamplings, MUNIT's norms and paddings.
+  'small': _specs(
+    [
+      ('G_resnet_6blocks_batch', _cg('generator', 'resnet_6blocks', 32, 2, ngf=2, norm='batch')),
+      (
+        'G_resnet_9blocks_instance',
+        _cg('generator', 'resnet_9blocks', 32, 1, ngf=2, norm='instance'),
+      ),
+      ('G_unet_32_batch', _cg('generator', 'unet_32', 32, 2, ngf=2, norm='batch')),
+      ('G_unet_32_instance', _cg('generator', 'unet_32', 32, 1, ngf=2, norm='instance')),
+      (
+        'D_basic_batch_in6',
+        _cg('discriminator', 'n_layers', 32, 2, n_layers=3, ndf=4, norm='batch', input_nc=6),
+      ),
+      (
+        'D_n_layers4_instance_in3',
+        _cg('discriminator', 'n_layers', 64, 1, n_layers=4, ndf=4, norm='instance', input_nc=3),
+      ),
+      (
+        'D_pixel_batch_in6',
+        _cg('discriminator', 'pixel', 16, 2, ndf=4, norm='batch', input_nc=6),
+      ),
+      (
+        'bicycle_G_unet_64_add_all',
+        _bicycle(
+          'generator',
+          'unet_64',
+          64,
+          where_add='all',
+          nz=4,
+          ngf=2,
+          norm='instance',
+          upsample='basic',
+          nl='relu',
+        ),
+      ),
+      (
+        'bicycle_G_unet_32_add_input_bilinear_batch',
+        _bicycle(
+          'generator',
+          'unet_32',
+          32,
+          2,
+          where_add='input',
+          nz=4,
+          ngf=2,
+          norm='batch',
+          upsample='bilinear',
+          nl='lrelu',
+        ),
+      ),
+      (
+        'bicycle_E_resnet_64',
+        _bicycle(
+          'encoder', 'resnet_64', 64, nz=4, nef=4, norm='instance', nl='lrelu', vae_like=True
+        ),
+      ),
+      (
+        'bicycle_E_conv_64',
+        _bicycle('encoder', 'conv_64', 64, nz=4, nef=4, norm='instance', nl='lrelu', vae_like=True),
+      ),
+      (
+        'bicycle_D_basic_256_multi',
+        _bicycle(
+          'discriminator', 'basic_256_multi', 64, num_D=2, ndf=4, norm='instance', input_nc=3
+        ),
+      ),
+      (
+        'munit_G_adain',
+        _munit(
+          'generator',
+          32,
+          dim=4,
+          style_dim=4,
+          n_downsample=2,
+          n_res=2,
+          activ='relu',
+          pad_type='reflect',
+          mlp_dim=16,
+        ),
+      ),
+      (
+        'munit_D_ms',
+        _munit(
+          'discriminator',
+          32,
+          n_layer=3,
+          gan_type='lsgan',
+          dim=4,
+          norm='none',
+          activ='lrelu',
+          num_scales=3,
+          pad_type='reflect',
+        ),
+      ),
+    ]
+  ),
+  # The networks of ../shared/parity, at its widths and sizes.
+  'full': _specs(
+    [
+      (
+        'D_basic_batch_in6',
+        _cg('discriminator', 'n_layers', 64, 2, n_layers=3, ndf=8, norm='batch', input_nc=6),
+      ),
+      (
+        'D_basic_instance_in3',
+        _cg('discriminator', 'n_layers', 64, 1, n_layers=3, ndf=8, norm='instance', input_nc=3),
+      ),
+      (
+        'D_n_layers5_instance_in3',
+        _cg('discriminator', 'n_layers', 128, 1, n_layers=5, ndf=8, norm='instance', input_nc=3),
+      ),
+      ('D_pixel_batch_in6', _cg('discriminator', 'pixel', 32, 2, ndf=8, norm='batch', input_nc=6)),
+      ('G_resnet_6blocks_batch', _cg('generator', 'resnet_6blocks', 64, 2, ngf=8, norm='batch')),
+      (
+        'G_resnet_9blocks_instance',
+        _cg('generator', 'resnet_9blocks', 64, 1, ngf=8, norm='instance'),
+      ),
+      ('G_unet_128_instance', _cg('generator', 'unet_128', 128, 1, ngf=8, norm='instance')),
+      ('G_unet_256_batch', _cg('generator', 'unet_256', 256, 2, ngf=8, norm='batch')),
+      (
+        'bicycle_D_basic_256_multi',
+        _bicycle(
+          'discriminator', 'basic_256_multi', 256, num_D=2, ndf=8, norm='instance', input_nc=3
+        ),
+      ),
+      (
+        'bicycle_E_conv_256',
+        _bicycle(
+          'encoder', 'conv_256', 256, nz=8, nef=8, norm='instance', nl='lrelu', vae_like=True
+        ),
+      ),
+      (
+        'bicycle_E_resnet_256',
+        _bicycle(
+          'encoder', 'resnet_256', 256, nz=8, nef=8, norm='instance', nl='lrelu', vae_like=True
+        ),
+      ),
+      (
+        'bicycle_G_unet_256_add_all',
+        _bicycle(
+          'generator',
+          'unet_256',
+          256,
+          where_add='all',
+          nz=8,
+          ngf=8,
+          norm='instance',
+          upsample='basic',
+          nl='relu',
+        ),
+      ),
+      (
+        'bicycle_G_unet_256_add_input',
+        _bicycle(
+          'generator',
+          'unet_256',
+          256,
+          where_add='input',
+          nz=8,
+          ngf=8,
+          norm='instance',
+          upsample='basic',
+          nl='relu',
+        ),
+      ),
+      (
+        'munit_D_ms',
+        _munit(
+          'discriminator',
+          64,
+          n_layer=4,
+          gan_type='lsgan',
+          dim=8,
+          norm='none',
+          activ='lrelu',
+          num_scales=3,
+          pad_type='reflect',
+        ),
+      ),
+      (
+        'munit_G_adain',
+        _munit(
+          'generator',
+          64,
+          dim=8,
+          style_dim=8,
+          n_downsample=2,
+          n_res=4,
+          activ='relu',
+          pad_type='reflect',
+          mlp_dim=32,
+        ),
+      ),
+    ]
+  ),
+}
+
+
+def load_networks(family: str, clone: pathlib.Path):
+  """Imports networks.py from the user's clone of the family's official repository."""
+  repo, relative = REPOS[family]
+  path = clone.expanduser() / relative
+  if not path.is_file():
+    sys.exit(f'make_parity_fixtures: no {relative} in {clone} (expected a clone of {repo})')
+  spec = importlib.util.spec_from_file_location(f'official_{family}_networks', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def _log2(net: str) -> int:
+  """'unet_256' -> 8, 'resnet_64' -> 6."""
+  return int(math.log2(int(net.rsplit('_', 1)[1])))
+
+
+def build_pix2pix_cyclegan(networks, meta):
+  norm = networks.get_norm_layer(meta['norm'])
+  net = meta['net']
+  if meta['kind'] == 'generator':
+    args = (meta['input_nc'], meta['output_nc'])
+    if net.startswith('resnet_'):
+      n_blocks = int(net[len('resnet_') : -len('blocks')])
+      return networks.ResnetGenerator(*args, meta['ngf'], norm_layer=norm, n_blocks=n_blocks)
+    # define_G names only unet_128 and unet_256; the class takes any depth (unet_N: N px).
+    return networks.UnetGenerator(*args, _log2(net), meta['ngf'], norm_layer=norm)
+  if net == 'pixel':
+    return networks.PixelDiscriminator(meta['input_nc'], meta['ndf'], norm_layer=norm)
+  return networks.NLayerDiscriminator(
+    meta['input_nc'], meta['ndf'], n_layers=meta['n_layers'], norm_layer=norm
+  )
+
+
+def build_bicyclegan(networks, meta):
+  norm = networks.get_norm_layer(meta['norm'])
+  net = meta['net']
+  if meta['kind'] == 'generator':
+    cls = networks.G_Unet_add_all if meta['where_add'] == 'all' else networks.G_Unet_add_input
+    return cls(
+      3,
+      3,
+      meta['nz'],
+      _log2(net),
+      meta['ngf'],
+      norm_layer=norm,
+      nl_layer=networks.get_non_linearity(meta['nl']),
+      upsample=meta['upsample'],
+    )
+  # define_D and define_E always use leaky ReLU; the encoders' depth follows the image size as
+  # in define_E (resnet_128: 4 blocks, conv_256: 5 layers; the last AvgPool2d(8) sees 8x8).
+  lrelu = networks.get_non_linearity('lrelu')
+  if meta['kind'] == 'encoder':
+    depth = _log2(net) - 3
+    common = dict(norm_layer=norm, nl_layer=lrelu, vaeLike=meta['vae_like'])
+    if net.startswith('resnet_'):
+      return networks.E_ResNet(3, meta['nz'], meta['nef'], n_blocks=depth, **common)
+    return networks.E_NLayers(3, meta['nz'], meta['nef'], n_layers=depth, **common)
+  n_layers = {'basic_128_multi': 2, 'basic_256_multi': 3}[net]
+  return networks.D_NLayersMulti(
+    meta['input_nc'], meta['ndf'], n_layers=n_layers, norm_layer=norm, num_D=meta['num_D']
+  )
+
+
+def build_munit(networks, meta):
+  params = {k: v for k, v in meta.items() if k not in ('family', 'kind', 'input_dim', 'mode')}
+  if meta['kind'] == 'generator':
+    return networks.AdaINGen(meta['input_dim'], params)
+  return networks.MsImageDis(meta['input_dim'], params)
+
+
+BUILDERS = {
+  'pix2pix_cyclegan': build_pix2pix_cyclegan,
+  'bicyclegan': build_bicyclegan,
+  'munit': build_munit,
+}
+
+
+def forward(net, meta, inputs) -> dict:
+  """The fixture's outputs, named as ../shared/parity/README.md says."""
+  x = inputs['x']
+  if meta['family'] == 'munit' and meta['kind'] == 'generator':
+    content, style = net.encode(x)
+    return {
+      'content': content,
+      'style': style,
+      'y_s': net.decode(content, inputs['s']),
+      'y_rec': net.decode(content, style),
+    }
+  if meta['kind'] == 'generator' and 'z' in inputs:
+    return {'y': net(x, inputs['z'])}
+  y = net(x)
+  if meta['kind'] == 'encoder':
+    return {'mu': y[0], 'logvar': y[1]}
+  if isinstance(y, (list, tuple)):  # multi-scale discriminators, finest scale first
+    return {str(i): out for i, out in enumerate(y)}
+  return {'y': y}
+
+
+def randomize(net, generator) -> None:
+  """Random weights of unit-scale activations, rounded to float16 (stored exactly)."""
+  with torch.no_grad():
+    for name, p in net.named_parameters():
+      noise = torch.randn(p.shape, generator=generator)
+      if p.dim() > 1:  # conv, transposed conv, linear: fan-in scaled
+        p.copy_(noise / math.sqrt(p[0].numel()))
+      elif name.endswith(('weight', 'gamma')):  # norm scales
+        p.copy_(1.0 + 0.2 * noise)
+      else:
+        p.copy_(0.2 * noise)
+    for name, b in net.named_buffers():
+      if name.endswith('running_mean'):
+        b.copy_(0.1 * torch.randn(b.shape, generator=generator))
+      elif name.endswith('running_var'):
+        b.copy_(1.0 + 0.1 * torch.rand(b.shape, generator=generator))
+    for t in list(net.parameters()) + list(net.buffers()):
+      if t.is_floating_point():
+        t.copy_(t.half().float())
+
+
+def _commit(clone: pathlib.Path) -> str:
+  try:
+    done = subprocess.run(
+      ['git', '-C', str(clone.expanduser()), 'rev-parse', 'HEAD'],
+      capture_output=True,
+      text=True,
+      check=True,
+    )
+    return done.stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    return 'unknown (not a git clone)'
+
+
+def make(spec: Spec, networks, clone: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
+  """Builds, randomizes and runs one network; writes <out>/<name>.npz."""
+  seed = zlib.crc32(spec.name.encode())  # stable across runs and Python versions
+  generator = torch.Generator().manual_seed(seed)
+  torch.manual_seed(seed)
+  net = BUILDERS[spec.meta['family']](networks, spec.meta)
+  randomize(net, generator)
+  net.train()  # batch norm on the batch's statistics; no fixture has dropout
+  state_dict = {k: v.detach().clone() for k, v in net.state_dict().items()}
+  inputs = {}
+  for name, shape in spec.inputs.items():
+    if name == 'x':
+      inputs[name] = 2.0 * torch.rand(shape, generator=generator) - 1.0
+    else:  # z, s: codes from the prior N(0, 1)
+      inputs[name] = torch.randn(shape, generator=generator)
+  with torch.no_grad():
+    outputs = forward(net, spec.meta, inputs)
+  repo, relative = REPOS[spec.meta['family']]
+  source = (clone.expanduser() / relative).read_bytes()
+  meta = {
+    **spec.meta,
+    'official': repo,
+    'official_commit': _commit(clone),
+    'official_networks_sha256': hashlib.sha256(source).hexdigest(),
+    'seed': seed,
+  }
+  arrays = {'meta': json.dumps(meta)}
+  for key, value in state_dict.items():
+    arrays[f'sd/{key}'] = value.half().numpy() if value.is_floating_point() else value.numpy()
+  arrays.update({f'in/{k}': v.numpy().astype(np.float32) for k, v in inputs.items()})
+  arrays.update({f'out/{k}': v.numpy().astype(np.float32) for k, v in outputs.items()})
+  path = out / f'{spec.name}.npz'
+  np.savez_compressed(path, **arrays)
+  return path
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  for family, (repo, _) in REPOS.items():
+    parser.add_argument(f'--{family}', type=pathlib.Path, help=f'a clone of {repo}')
+  parser.add_argument('--set', choices=sorted(SETS), default='small')
+  parser.add_argument('--out', type=pathlib.Path, default=ROOT / 'tests' / 'data' / 'parity')
+  args = parser.parse_args(argv)
+  if torch is None:
+    sys.exit("make_parity_fixtures: needs PyTorch, the extra 'jaxgan[torch]' (pip install torch)")
+  clones = {f: getattr(args, f) for f in REPOS if getattr(args, f) is not None}
+  if not clones:
+    parser.error('give at least one clone: ' + ', '.join(f'--{f}' for f in REPOS))
+  args.out.mkdir(parents=True, exist_ok=True)
+  for family, clone in clones.items():
+    networks = load_networks(family, clone)
+    for spec in SETS[args.set]:
+      if spec.meta['family'] == family:
+        path = make(spec, networks, clone, args.out)
+        print(f'{path}  {path.stat().st_size / 1024:.0f} KiB')
+
+
+if __name__ == '__main__':
+  main()
