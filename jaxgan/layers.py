@@ -4,7 +4,9 @@ Everything here reproduces a PyTorch layer of the official code numerically, so 
 official weights give the official outputs (see `tests/test_parity.py`):
 
 - `BatchNorm2d` / `InstanceNorm2d` follow `torch.nn.BatchNorm2d` (affine, eps 1e-5, momentum
-  0.1, unbiased running variance) and `torch.nn.InstanceNorm2d` (no affine, no running stats).
+  0.1, unbiased running variance) and `torch.nn.InstanceNorm2d` (no affine, no running stats);
+  `LayerNorm` and `adain` are MUNIT's official LayerNorm and AdaptiveInstanceNorm2d.
+- `ACTIVATIONS` / `activation` name the non-linearities as the official options do.
 - `conv2d` / `conv_transpose2d` take PyTorch's `padding` / `output_padding` arguments.
 - `Sequential` names its i-th layer `str(i)`, like `torch.nn.Sequential`, so that a parameter
   path such as `model/10/conv_block/1/kernel` is the official key `model.10.conv_block.1.weight`.
@@ -215,6 +217,49 @@ class InstanceNorm2d(nn.Module):
   @nn.compact
   def __call__(self, x: Array) -> Array:
     return instance_norm(x, self.epsilon).astype(self.dtype)
+
+
+def adain(x: Array, weight: Array, bias: Array, eps: float = 1e-5) -> Array:
+  """Adaptive instance norm: instance-normalise x, then scale and shift per sample.
+
+  The official AdaptiveInstanceNorm2d runs batch norm in training mode over a (1, N*C, H, W)
+  view: each sample's channel normalised over (H, W) with the biased variance.
+
+  Args:
+    x: [N, H, W, C].
+    weight: [N, C], the style's scale (the MLP's 'std' half).
+    bias: [N, C], its shift (the 'mean' half).
+    eps: added to the variance.
+  """
+  dtype = x.dtype
+  x = x.astype(jnp.float32)
+  mean, var = instance_moments(x)
+  y = (x - mean) * jax.lax.rsqrt(var + eps)
+  return (y * weight[:, None, None, :] + bias[:, None, None, :]).astype(dtype)
+
+
+class LayerNorm(nn.Module):
+  """MUNIT's LayerNorm: per sample over (C, H, W), unbiased std, eps added to the std.
+
+  y = (x - mean) / (std + eps) * gamma + beta, with gamma ~ U[0, 1) and beta = 0 at init, as
+  the official layer (which differs from torch.nn.LayerNorm in all three respects).
+  """
+
+  epsilon: float = 1e-5
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    features = x.shape[-1]
+    gamma = self.param('gamma', nn.initializers.uniform(1.0), (features,), PARAM_DTYPE)
+    beta = self.param('beta', nn.initializers.zeros, (features,), PARAM_DTYPE)
+    x = x.astype(jnp.float32)
+    axes = tuple(range(1, x.ndim))
+    n = math.prod(x.shape[1:])
+    mean = x.mean(axes, keepdims=True)
+    std = jnp.sqrt(jnp.square(x - mean).sum(axes, keepdims=True) / max(n - 1, 1))
+    y = (x - mean) / (std + self.epsilon)
+    return (y * gamma + beta).astype(self.dtype)
 
 
 def identity(x: Array) -> Array:
@@ -549,6 +594,23 @@ def leaky_relu(x: Array) -> Array:
 
 relu = nn.relu
 tanh = jnp.tanh
+
+# Activations by the official option names (pix2pix's `nl`, MUNIT's `activ`).
+ACTIVATIONS = {
+  'relu': relu,
+  'lrelu': leaky_relu,
+  'elu': nn.elu,
+  'selu': nn.selu,
+  'tanh': tanh,
+  'none': identity,
+}
+
+
+def activation(name: str, known=tuple(ACTIVATIONS), option: str = 'activation') -> Callable:
+  """The activation called `name`, one of `known` (the options a network offers)."""
+  if name not in known:
+    raise ConfigError(f'unknown {option} {name!r}; known: {_known(known)}')
+  return ACTIVATIONS[name]
 
 
 # ------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ import pathlib
 
 import pytest
 
+from jaxgan.data import synthetic
+
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / 'jaxgan'
 
 # Each layer may import the layers listed before it, never one after it.
@@ -95,3 +97,12 @@ def test_layers_import_only_downwards(layer):
     if target == forbidden or target.startswith(forbidden + '.')
   ]
   assert not wrong, wrong
+
+
+def test_eval_names_no_built_in_task():
+  # The tasks say how they are scored (data.synthetic.mode_truth, palette); eval only asks.
+  names = [*synthetic.TASKS]
+  for path in (PACKAGE / 'eval').glob('*.py'):
+    for node in ast.walk(ast.parse(path.read_text())):
+      if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+        pytest.fail(f'{path.name}:{node.lineno} names the task {node.value!r}')

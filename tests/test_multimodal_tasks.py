@@ -134,6 +134,25 @@ def test_truth_needs_its_task_and_the_fill_direction():
     sm.fill_truth(_hues_config(), 'val')
 
 
+def test_mode_truth_is_the_tasks_own_scoring():
+  # eval asks the data layer, not the task's name, how samples of a task are scored.
+  from configs import cyclegan_shapes, munit_hues, munit_shapes
+
+  truth = synthetic.mode_truth(bicyclegan_shapes.get_config('tiny'), 'test')
+  assert truth.kind == 'modes' and truth.threshold == sm.THRESHOLD
+  assert truth.arrays['modes'].shape == (4, sm.K, 32, 32, 3)
+  assert truth.first(2).arrays['modes'].shape[0] == 2
+  truth = synthetic.mode_truth(_hues_config(), 'test')
+  assert truth.kind == 'fill' and truth.threshold == sm.HUE_THRESHOLD
+  assert synthetic.mode_truth(_hues_config(), 'test', 'BtoA') is None
+  munit = munit_shapes.get_config('tiny')
+  assert synthetic.mode_truth(munit, 'test', 'AtoB').arrays['modes'].shape[1] == synthetic_munit.K
+  assert synthetic.mode_truth(munit, 'test', 'BtoA').arrays['modes'].shape[1] == 1  # grey only
+  assert synthetic.mode_truth(munit, 'train') is None
+  assert synthetic.mode_truth(munit_hues.get_config(), 'test', 'AtoB').kind == 'fill'
+  assert synthetic.mode_truth(cyclegan_shapes.get_config(), 'test') is None  # one right output
+
+
 def test_munit_hue_task_is_unpaired_in_training_and_scored_on_bins():
   from configs import munit_hues
   from jaxgan.eval import styles as munit_eval

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from configs import munit_edges2shoes
-from jaxgan import losses, models, parallel
+from jaxgan import layers, losses, models, parallel
 from jaxgan.models import munit
 from jaxgan.nets import munit as nets
 
@@ -26,7 +26,7 @@ def test_registry_and_contract():
 def test_layernorm_unbiased_std_eps_on_std():
   """x = 1, 2, 3, 4: mean 2.5, unbiased std sqrt(5/3) = 1.2909944; eps added to the std."""
   x = jnp.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 2, 2, 1)
-  ln = nets.LayerNorm(epsilon=0.1)
+  ln = layers.LayerNorm(epsilon=0.1)
   variables = {'params': {'gamma': jnp.array([2.0]), 'beta': jnp.array([0.5])}}
   y = np.asarray(ln.apply(variables, x)).ravel()
   std = 1.2909944
@@ -37,7 +37,7 @@ def test_layernorm_unbiased_std_eps_on_std():
   x2 = jnp.concatenate([x, 10 * x + 3])
   np.testing.assert_allclose(np.asarray(ln.apply(variables, x2))[0].ravel(), y, rtol=1e-6)
   # gamma starts in U[0, 1), beta at 0, as the official layer.
-  init = nets.LayerNorm().init(jax.random.PRNGKey(0), jnp.zeros((1, 2, 2, 64)))['params']
+  init = layers.LayerNorm().init(jax.random.PRNGKey(0), jnp.zeros((1, 2, 2, 64)))['params']
   assert 0 <= float(init['gamma'].min()) and float(init['gamma'].max()) < 1
   assert float(jnp.abs(init['beta']).max()) == 0
 

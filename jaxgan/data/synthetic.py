@@ -146,13 +146,31 @@ def palette(name):
   return np.concatenate([KIND_COLOURS_A, KIND_COLOURS_B])
 
 
+def mode_truth(config, split='test', direction=None):
+  """The right outputs of a multimodal task's inputs (`synthetic_common.ModeTruth`), for
+  `jaxgan.metrics.modes.score`; None where the task has one right output per input (or none
+  known: MUNIT's tasks are scored on their test split only).
+
+  Args:
+    config: the full config (data.synthetic names the task).
+    split: 'train' or 'test'.
+    direction: 'AtoB' or 'BtoA' (default config.data.direction).
+  """
+  name, direction = config.data.synthetic, direction or config.data.direction
+  if name in synthetic_multimodal.TASKS and direction == 'AtoB':
+    return synthetic_multimodal.mode_truth(config, split)
+  if name in synthetic_munit.TASKS and split == 'test':
+    return synthetic_munit.mode_truth(config, direction)
+  return None
+
+
 @functools.lru_cache(maxsize=8)
 def _generate(name, size, num_train, num_test, seed):
   """All splits of one task; cached because every build() and metric reads them."""
-  if name in ('shapes_multimodal', 'shapes_hues'):  # many valid outputs: synthetic_multimodal.py
+  if name in synthetic_multimodal.TASKS:  # many valid outputs: synthetic_multimodal.py
     return synthetic_multimodal.generate(name, size, num_train, num_test, seed)
-  if name in ('shapes_unpaired_multimodal', 'shapes_unpaired_hues'):
-    hues = name == 'shapes_unpaired_hues'
+  if name in synthetic_munit.TASKS:
+    hues = name == synthetic_munit.NAME_HUES
     return synthetic_munit.generate(size, num_train, num_test, seed, hues=hues)
   task = TASKS.index(name)
   rng = lambda stream: np.random.default_rng([seed, task, stream])

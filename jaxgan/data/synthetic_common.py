@@ -4,6 +4,7 @@
 multimodal tasks) all build on these, and on nothing of each other's.
 """
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -19,6 +20,26 @@ RADIUS = (6, 10)  # pixels at 32 px, scaled with the size
 # goes straight to the shapes; a black or white one (-1 or 1, where tanh saturates) is where
 # generators stall, predicting background everywhere.
 BACKGROUND = (128, 128, 128)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModeTruth:
+  """The right outputs of a multimodal task's inputs, for `jaxgan.metrics.modes.score`.
+
+  kind 'modes': K right outputs per input, arrays {'modes': float32 [n, K, S, S, C]};
+  kind 'fill': a continuous family of fills, arrays = `modes.fill_metrics`' keyword arguments
+  (masks, background, colours, bins, num_bins). threshold: the task's MAE within which a
+  sample counts as reaching a mode. Arrays are in model space ([-1, 1]).
+  """
+
+  kind: str
+  arrays: dict
+  threshold: float
+
+  def first(self, n: int) -> 'ModeTruth':
+    """The truth of the first n inputs."""
+    key = 'masks' if self.kind == 'fill' else 'modes'
+    return dataclasses.replace(self, arrays={**self.arrays, key: self.arrays[key][:n]})
 
 
 def to_model(images_uint8, channels):

@@ -128,6 +128,13 @@ def fill_truth(config, split):
   return family_truth(masks, config.data.output_nc)
 
 
+def mode_truth(config, split):
+  """The right outputs of the split's inputs (A -> B), for `jaxgan.metrics.modes.score`."""
+  if config.data.synthetic == 'shapes_hues':
+    return common.ModeTruth('fill', fill_truth(config, split), HUE_THRESHOLD)
+  return common.ModeTruth('modes', {'modes': modes(config, split)}, THRESHOLD)
+
+
 def family_truth(masks, channels):
   """`fill_metrics`'s arguments for fills of `masks` [n, S, S] from the family, in model space
   with `channels` channels: the colour grid, its bins, the background."""

@@ -28,6 +28,9 @@ from jaxgan.data import synthetic_multimodal as sm
 
 NAME = 'shapes_unpaired_multimodal'
 NAME_HUES = 'shapes_unpaired_hues'
+TASKS = (NAME, NAME_HUES)
+# The MAE on [-1, 1] within which a sample counts as reaching a mode (eval.mode_threshold).
+THRESHOLD = 0.02
 GREY = (224, 224, 224)
 STYLE_COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], np.uint8)
 K = len(STYLE_COLOURS)
@@ -145,6 +148,14 @@ def modes(config, direction='AtoB'):
       raise errors.ConfigError(f'{NAME_HUES} has no K modes for AtoB: score it with fill_truth')
     return common.to_model(sets['modes_test'], 3)
   return common.to_model(sets['test']['A'], 3)[:, None]
+
+
+def mode_truth(config, direction='AtoB'):
+  """The right outputs of the test inputs in `direction`, for `jaxgan.metrics.modes.score`:
+  A -> B the K colourings (the hues' family of fills), B -> A the one grey rendering."""
+  if direction == 'AtoB' and config.data.synthetic == NAME_HUES:
+    return common.ModeTruth('fill', fill_truth(config), THRESHOLD)
+  return common.ModeTruth('modes', {'modes': modes(config, direction)}, THRESHOLD)
 
 
 def _sets(config):

@@ -23,9 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan import errors, models, visualize
+from jaxgan.data import synthetic
 from jaxgan.eval import core
-from jaxgan.metrics import ground_truth
-from jaxgan.metrics.modes import fill_metrics, mode_metrics
+from jaxgan.metrics import ground_truth, modes
 
 
 def _sampler(model):
@@ -142,16 +142,9 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
     scores['random'] = ground_truth.evaluate(
       np.concatenate(randoms), np.repeat(np.stack(targets), n_samples, axis=0)
     )
-    from jaxgan.data import synthetic_multimodal as sm  # noqa: PLC0415
-
-    split, samples = config.eval.split, np.stack(randoms)
-    if config.data.synthetic == 'shapes_multimodal':
-      scores['modes'] = mode_metrics(samples, sm.modes(config, split)[:count], sm.THRESHOLD)
-      scores['modes']['threshold'] = sm.THRESHOLD
-    if config.data.synthetic == 'shapes_hues':
-      truth = sm.fill_truth(config, split)
-      truth['masks'] = truth['masks'][:count]
-      scores['modes'] = fill_metrics(samples, **truth, threshold=sm.HUE_THRESHOLD)
-      scores['modes']['threshold'] = sm.HUE_THRESHOLD
+    truth = synthetic.mode_truth(config, config.eval.split)
+    if truth is not None:
+      scores['modes'] = modes.score(np.stack(randoms), truth.first(count))
+      scores['modes']['threshold'] = truth.threshold
   (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
   return results

@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from jaxgan import errors, visualize
-from jaxgan.data import synthetic, synthetic_munit
+from jaxgan.data import synthetic
 from jaxgan.eval import core
 from jaxgan.metrics import ground_truth, modes
 from jaxgan.metrics import munit as munit_metrics
@@ -113,11 +113,7 @@ def evaluate(
   batches = list(dataset.batches())
   bucket = config.eval.get('size_bucket', 0)
   page = visualize.HtmlPage(f'{config.name} (munit): {folder or config.eval.split}')
-  multimodal = (
-    folder is None
-    and config.data.source == 'synthetic'
-    and config.data.synthetic in (synthetic_munit.NAME, synthetic_munit.NAME_HUES)
-  )
+  scored = folder is None and config.data.source == 'synthetic'
   paired = config.data.source == 'synthetic' and folder is None
   results = {}
   for d, (source, target) in directions.items():
@@ -178,8 +174,9 @@ def evaluate(
     if output_only:
       continue
     scores = {}
-    if multimodal and config.eval.split == 'test':
-      scores = _scores(config, d, np.stack(inputs), np.stack(outputs), np.stack(targets))
+    truth = synthetic.mode_truth(config, config.eval.split, d) if scored else None
+    if truth is not None:
+      scores = _scores(config, d, np.stack(inputs), np.stack(outputs), np.stack(targets), truth)
     if not guided:  # one example's style gives one output per input: nothing to diversify
       scores['diversity'] = core.sample_diversity(config, outputs)
     if scores:
@@ -192,29 +189,21 @@ def evaluate(
   return results
 
 
-def _scores(config, d, inputs, outputs, targets):
+def _scores(config, d, inputs, outputs, targets, truth=None):
+  """The style, content and whole-image scores of samples [n, S, ...] of the test inputs."""
   n = len(inputs)
-  threshold = float(config.eval.get('mode_threshold', 0.02))
+  truth = truth or synthetic.mode_truth(config, 'test', d)
+  threshold = float(config.eval.get('mode_threshold', truth.threshold))
   interior_threshold = float(config.eval.get('interior_threshold', 0.1))
+  truth = truth.first(n)
   # Style is scored on the shapes, content by their masks: the samples are compared with the
   # modes on the input's foreground only (background set to the background colour), so that
   # blurred edges count against content preservation, not against the colour's mode.
   on_shapes = munit_metrics.keep_foreground(outputs, inputs[:, None])
-  hues = d == 'AtoB' and config.data.synthetic == synthetic_munit.NAME_HUES
-  if hues:  # a continuous family of right colours: bins of it, as BicycleGAN's shapes_hues
-    truth = synthetic_munit.fill_truth(config)
-    truth['masks'] = truth['masks'][:n]
-  else:
-    truth = synthetic_munit.modes(config, d)[:n]
 
   def score(samples, inside=None, limit=threshold):
     """Against the truth; per pixel under `inside` when given, else over the whole image."""
-    if hues:
-      masks = truth['masks'] if inside is None else inside
-      return modes.fill_metrics(
-        samples, **{**truth, 'masks': masks}, threshold=limit, per_pixel=inside is not None
-      )
-    return modes.mode_metrics(samples, truth, limit, mask=inside)
+    return modes.score(samples, truth, limit, inside)
 
   scores = score(on_shapes)
   # The colour alone, per pixel, on the shapes less their outline: a right colour whose

@@ -112,3 +112,22 @@ def fill_metrics(
     'mae_nearest': float(np.concatenate(nearest).mean()),
     'num_bins': int(num_bins),
   }
+
+
+def score(samples, truth, threshold=None, inside=None) -> dict:
+  """Coverage and precision of samples against a task's right outputs, whatever their kind.
+
+  Args:
+    samples: float32 [n, S, H, W, C], S samples per input, in [-1, 1].
+    truth: a `jaxgan.data.synthetic_common.ModeTruth` (kind 'modes' or 'fill', its arrays).
+    threshold: MAE within which a sample reaches a mode (default truth.threshold).
+    inside: optional bool [n, H, W]: score per pixel under it instead of over whole images.
+
+  Returns:
+    `mode_metrics`' or `fill_metrics`' dict.
+  """
+  threshold = truth.threshold if threshold is None else threshold
+  if truth.kind == 'fill':
+    arrays = {**truth.arrays, 'masks': truth.arrays['masks'] if inside is None else inside}
+    return fill_metrics(samples, **arrays, threshold=threshold, per_pixel=inside is not None)
+  return mode_metrics(samples, truth.arrays['modes'], threshold, mask=inside)

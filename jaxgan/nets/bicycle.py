@@ -44,10 +44,7 @@ UPSAMPLE = ('basic', 'bilinear')
 
 def _nonlinearity(nl: str) -> Callable:
   """The official get_non_linearity: 'relu' | 'lrelu' (slope 0.2) | 'elu'."""
-  known = {'relu': layers.relu, 'lrelu': layers.leaky_relu, 'elu': nn.elu}
-  if nl not in known:
-    raise ConfigError(f'unknown nl {nl!r}; known: {", ".join(known)}')
-  return known[nl]
+  return layers.activation(nl, ('relu', 'lrelu', 'elu'), 'nl')
 
 
 def _norms(norm: str, train: bool, dtype) -> list:

@@ -40,14 +40,9 @@ INITS = {
   'xavier': lambda: layers.kernel_init('xavier', math.sqrt(2)),
   'orthogonal': lambda: layers.kernel_init('orthogonal', math.sqrt(2)),
 }
-NORMS = ('none', 'bn', 'in', 'ln', 'adain')
-ACTIVATIONS = {
-  'relu': nn.relu,
-  'lrelu': layers.leaky_relu,
-  'selu': nn.selu,
-  'tanh': jnp.tanh,
-  'none': layers.identity,
-}
+# MUNIT's norm options -> the layers of jaxgan.layers (ln: its LayerNorm; adain: its adain).
+NORMS = {'none': 'none', 'bn': 'batch', 'in': 'instance', 'ln': 'layer', 'adain': 'adain'}
+ACTIVATIONS = ('relu', 'lrelu', 'selu', 'tanh', 'none')  # the official activ options
 
 
 def _check(name, value, known):
@@ -59,53 +54,6 @@ def weight_init(init: str):
   """The conv/linear weight initialiser of the official `weights_init(init)`; biases are 0."""
   _check('init', init, INITS)
   return INITS[init]()
-
-
-# ------------------------------------------------------------------------------------------
-# Normalisation layers of MUNIT's own.
-
-
-def adain(x: Array, weight: Array, bias: Array, eps: float = 1e-5) -> Array:
-  """Adaptive instance norm: instance-normalise x, then scale and shift per sample.
-
-  The official AdaptiveInstanceNorm2d runs batch norm in training mode over a (1, N*C, H, W)
-  view: each sample's channel normalised over (H, W) with the biased variance.
-
-  Args:
-    x: [N, H, W, C].
-    weight: [N, C], the style's scale (the MLP's 'std' half).
-    bias: [N, C], its shift (the 'mean' half).
-    eps: added to the variance.
-  """
-  dtype = x.dtype
-  x = x.astype(jnp.float32)
-  mean, var = layers.instance_moments(x)
-  y = (x - mean) * jax.lax.rsqrt(var + eps)
-  return (y * weight[:, None, None, :] + bias[:, None, None, :]).astype(dtype)
-
-
-class LayerNorm(nn.Module):
-  """MUNIT's LayerNorm: per sample over (C, H, W), unbiased std, eps added to the std.
-
-  y = (x - mean) / (std + eps) * gamma + beta, with gamma ~ U[0, 1) and beta = 0 at init, as
-  the official layer (which differs from torch.nn.LayerNorm in all three respects).
-  """
-
-  epsilon: float = 1e-5
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x: Array) -> Array:
-    features = x.shape[-1]
-    gamma = self.param('gamma', nn.initializers.uniform(1.0), (features,), layers.PARAM_DTYPE)
-    beta = self.param('beta', nn.initializers.zeros, (features,), layers.PARAM_DTYPE)
-    x = x.astype(jnp.float32)
-    axes = tuple(range(1, x.ndim))
-    n = math.prod(x.shape[1:])
-    mean = x.mean(axes, keepdims=True)
-    std = jnp.sqrt(jnp.square(x - mean).sum(axes, keepdims=True) / max(n - 1, 1))
-    y = (x - mean) / (std + self.epsilon)
-    return (y * gamma + beta).astype(self.dtype)
 
 
 # ------------------------------------------------------------------------------------------
@@ -157,20 +105,19 @@ class Conv2dBlock(nn.Module):
       dtype=self.dtype,
       name='conv',
     )(x)
-    if self.norm == 'bn':
-      # Official BatchNorm2d keeps torch's default init (weight 1): weights_init skips it.
-      x = layers.BatchNorm2d(
-        use_running_average=not self.train, init_gain=0.0, dtype=self.dtype, name='norm'
-      )(x)
-    elif self.norm == 'in':
-      x = layers.InstanceNorm2d(dtype=self.dtype)(x)
-    elif self.norm == 'ln':
-      x = LayerNorm(dtype=self.dtype, name='norm')(x)
-    elif self.norm == 'adain':
+    if self.norm == 'adain':
       # assign_adain_params: the first C values are the shift ('mean'), the next C the scale.
       c = self.features
-      x = adain(x, adain_params[:, c : 2 * c], adain_params[:, :c])
-    return ACTIVATIONS[self.activation](x)
+      x = layers.adain(x, adain_params[:, c : 2 * c], adain_params[:, :c])
+    elif self.norm == 'ln':
+      x = layers.LayerNorm(dtype=self.dtype, name='norm')(x)
+    else:
+      # Official BatchNorm2d keeps torch's default init (weight 1): weights_init skips it.
+      norm = layers.get_norm_layer(
+        NORMS[self.norm], train=self.train, dtype=self.dtype, init_gain=0
+      )
+      x = norm(name='norm')(x) if self.norm != 'none' else norm(x)
+    return layers.ACTIVATIONS[self.activation](x)
 
 
 class Chain(nn.Module):
@@ -460,7 +407,7 @@ class LinearBlock(nn.Module):
       param_dtype=layers.PARAM_DTYPE,
       name='fc',
     )(x)
-    return ACTIVATIONS[self.activation](x)
+    return layers.ACTIVATIONS[self.activation](x)
 
 
 class MLP(nn.Module):
