@@ -50,6 +50,9 @@ def main(argv):
   except errors.JaxganError as e:
     cli.fail(e)
   print(f'exported {FLAGS.net} of {FLAGS.workdir} (step {step}) as {FLAGS.format}: {path}')
+  note = export_lib.official_note(config, FLAGS.net) if FLAGS.format in ('npz', 'pth') else None
+  if note:
+    print(f'note: {note}')
 
 
 if __name__ == '__main__':

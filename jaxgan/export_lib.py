@@ -171,6 +171,13 @@ def _save_savedmodel(fn, channels, code_size, path):
   os.replace(tmp, path)
 
 
+def official_note(config, net) -> str | None:
+  """Why net `net`'s exported weights fit no official class (the model's
+  `official_counterpart`), or None."""
+  counterpart = getattr(models.get(config.model), 'official_counterpart', None)
+  return counterpart(config, net) if counterpart else None
+
+
 def export(config, state, net, fmt, out):
   """Writes net `net` of a trained state in format `fmt` to `out`; returns the path written.
 

@@ -66,6 +66,17 @@ def test_munit_exports_the_official_gen_pair(tmp_path):
     assert all(raw[k].shape == (content_dim,) for k in buffers)
 
 
+def test_weights_without_an_official_class_are_named():
+  config = bicyclegan_shapes.get_config()  # unet_32, where_add 'all': 5 levels
+  assert 'no official class' in export_lib.official_note(config, 'G')
+  assert export_lib.official_note(config, 'E') is None
+  config.netG = 'unet_64'
+  assert export_lib.official_note(config, 'G') is None
+  config.netG, config.where_add = 'unet_32', 'input'
+  assert export_lib.official_note(config, 'G') is None
+  assert export_lib.official_note(pix2pix_shapes.get_config(), 'G') is None
+
+
 def _load(fmt, path):
   """The exported program as a numpy function, loaded as a user would."""
   if fmt == 'jax':

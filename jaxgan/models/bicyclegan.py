@@ -240,6 +240,11 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
 # Sampling.
 
 
+def official_counterpart(config, net: str) -> str | None:
+  """Why net `net`'s weights fit no official class (None where they do), for export.py."""
+  return bicycle.official_class_note(config) if net == 'G' else None
+
+
 def generate(state: ts.TrainState, images, z, rng=None):
   """G(images, z) for eval: train mode (dropout) unless config.eval.eval_mode.
 

@@ -458,6 +458,21 @@ def _common(config) -> dict:
   )
 
 
+def official_class_note(config) -> str | None:
+  """Why G of `config` fits no official class (None where it does).
+
+  The official G_Unet_add_all fixes its two innermost ngf*8 levels and adds num_downs - 6, so it
+  has at least 6 levels: a where_add='all' U-Net for images under 64 px is jaxgan's own.
+  """
+  num_downs = _log2_size(config.netG, 'unet')
+  if config.where_add == 'all' and config.nz > 0 and 0 < num_downs < 6:
+    return (
+      f"netG {config.netG} with where_add='all' has no official class (the official "
+      'G_Unet_add_all has 6 levels or more, unet_64 up): the weights load into jaxgan only'
+    )
+  return None
+
+
 def define_G(config, output_nc: int) -> nn.Module:
   """G(A, z) from config.netG ('unet_256', 'unet_128', unet_N), nz, ngf, where_add, upsample,
   nl, norm, no_dropout, init_type, init_gain, compute_dtype."""
