@@ -395,7 +395,15 @@ def randomize(net, generator) -> None:
         p.copy_(1.0 + 0.2 * noise)
       else:
         p.copy_(0.2 * noise)
+    # MUNIT's AdaptiveInstanceNorm2d never reads or changes its buffers: they keep their init
+    # (zeros, ones), as in every official checkpoint.
+    fixed = tuple(
+      f'{prefix}.' for prefix, module in net.named_modules()
+      if type(module).__name__ == 'AdaptiveInstanceNorm2d'
+    )  # fmt: skip
     for name, b in net.named_buffers():
+      if name.startswith(fixed):
+        continue
       if name.endswith('running_mean'):
         b.copy_(0.1 * torch.randn(b.shape, generator=generator))
       elif name.endswith('running_var'):
