@@ -37,11 +37,20 @@ sys.path.insert(0, str(ROOT / 'tools'))
 import make_parity_fixtures  # noqa: E402  (a tool, not a package)
 
 
-def _run_pix2pix_cyclegan(fixture):
+def _ported(fixture):
+  """The jaxgan module of a fixture's network, its call arguments (x, and BicycleGAN's z) and
+  the fixture's weights as its Flax variables."""
   module = port.build_from_meta(fixture.meta)
-  x = jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))
-  template = jax.eval_shape(lambda: module.init(jax.random.key(0), x))
-  variables = port.to_flax(fixture.sd, template, fixture.meta['net'])
+  args = [jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))]
+  if fixture.meta['family'] == 'bicyclegan' and fixture.meta['kind'] == 'generator':
+    args.append(jnp.asarray(fixture.inputs['z']))
+  template = jax.eval_shape(lambda: module.init(jax.random.key(0), *args))
+  name = 'munit' if fixture.meta['family'] == 'munit' else fixture.meta['net']
+  return module, args, port.to_flax(fixture.sd, template, name)
+
+
+def _run_pix2pix_cyclegan(fixture):
+  module, (x,), variables = _ported(fixture)
   # mode 'train': batch norm uses the batch's statistics; no fixture has dropout.
   assert fixture.meta['mode'] == 'train' and not fixture.meta.get('use_dropout', False)
   y, _ = jax.jit(lambda v, x: module.apply(v, x, train=True, mutable=['batch_stats']))(variables, x)
@@ -70,12 +79,7 @@ def _run_metrics(fixture):
 
 def _run_bicyclegan(fixture):
   # G(x, z) with where_add 'input' or 'all'; E(x) -> (mu, logvar); multi-scale D(x) -> maps.
-  module = port.build_from_meta(fixture.meta)
-  args = [jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))]
-  if fixture.meta['kind'] == 'generator':
-    args.append(jnp.asarray(fixture.inputs['z']))
-  template = jax.eval_shape(lambda: module.init(jax.random.key(0), *args))
-  variables = port.to_flax(fixture.sd, template, fixture.meta['net'])
+  module, args, variables = _ported(fixture)
   assert fixture.meta['mode'] == 'train' and not fixture.meta.get('use_dropout', False)
   y, _ = jax.jit(lambda v, *a: module.apply(v, *a, train=True, mutable=['batch_stats']))(
     variables, *args
@@ -90,10 +94,7 @@ def _run_bicyclegan(fixture):
 def _run_munit(fixture):
   from jaxgan.nets import munit
 
-  module = port.build_from_meta(fixture.meta)
-  x = jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))
-  template = jax.eval_shape(lambda: module.init(jax.random.key(0), x))
-  variables = port.to_flax(fixture.sd, template, 'munit')
+  module, (x,), variables = _ported(fixture)
   assert fixture.meta['mode'] == 'train'
   if fixture.meta['kind'] == 'discriminator':
     outs, _ = jax.jit(lambda v, x: module.apply(v, x, train=True, mutable=['batch_stats']))(
@@ -163,12 +164,7 @@ def test_exported_state_dict_loads_strictly_into_the_official_net(path):
   from jaxgan.nets import munit
 
   fixture = load_fixture(path)
-  module = port.build_from_meta(fixture.meta)
-  args = [jnp.asarray(nchw_to_nhwc(fixture.inputs['x']))]
-  if fixture.meta['family'] == 'bicyclegan' and fixture.meta['kind'] == 'generator':
-    args.append(jnp.asarray(fixture.inputs['z']))
-  template = jax.eval_shape(lambda: module.init(jax.random.key(0), *args))
-  variables = port.to_flax(fixture.sd, template)
+  _, _, variables = _ported(fixture)
   exported = port.from_flax(variables)
   if fixture.meta['family'] == 'munit' and fixture.meta['kind'] == 'generator':
     exported.update(munit.adain_buffers(variables['params']))

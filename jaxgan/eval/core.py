@@ -9,6 +9,7 @@ once per bucket, not once per image.
 """
 
 import copy
+import json
 import os
 import pathlib
 
@@ -194,6 +195,14 @@ def dataset(config, batch_size=1):
     batch_size=batch_size,
     own_size=True,
   )
+
+
+def save_results(out_dir, page, results):
+  """The page as <out_dir>/index.html and, when there are any, the scores as metrics.json."""
+  out_dir = pathlib.Path(out_dir)
+  page.save(out_dir / 'index.html')
+  if results:
+    (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
 
 
 def sample_diversity(config, samples):

@@ -14,7 +14,6 @@ input (columns then show what each code does across inputs). Outputs, under `out
                                   (metrics/modes.py)
 """
 
-import json
 import os
 import pathlib
 
@@ -131,8 +130,6 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
     raise errors.InputError(f'no images to sample in split {config.eval.split!r}')
   if output_only:
     return {}
-  page.save(out_dir / 'index.html')
-
   scores = {'num_images': count, 'n_samples': n_samples}
   scores['diversity'] = core.sample_diversity(config, randoms)
   results = {'AtoB': scores}
@@ -146,5 +143,5 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
     if truth is not None:
       scores['modes'] = modes.score(np.stack(randoms), truth.first(count))
       scores['modes']['threshold'] = truth.threshold
-  (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
+  core.save_results(out_dir, page, results)
   return results

@@ -19,7 +19,6 @@ under `<direction>/` when both directions are translated.
 core.evaluate hands MUNIT runs over to `evaluate` here.
 """
 
-import json
 import pathlib
 
 import jax
@@ -183,9 +182,7 @@ def evaluate(
       results[d] = scores
   if output_only:
     return {}
-  page.save(out_dir / 'index.html')
-  if results:
-    (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
+  core.save_results(out_dir, page, results)
   return results
 
 

@@ -16,7 +16,6 @@ With `output_only`, only the translations are written: `<out_dir>/<input name>.p
 input (under `<out_dir>/<direction>/` when both directions are translated), no page, no metrics.
 """
 
-import json
 import pathlib
 
 import jax
@@ -133,7 +132,5 @@ def translate_all(
         )
   if output_only:
     return {}
-  page.save(out_dir / 'index.html')
-  if results:
-    (out_dir / 'metrics.json').write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
+  core.save_results(out_dir, page, results)
   return results
