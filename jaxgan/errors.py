@@ -17,5 +17,9 @@ class WeightsError(JaxganError):
   """Weights that are missing or do not fit the network."""
 
 
+class OutputError(JaxganError):
+  """An output that cannot be written: a full disk, a read-only folder."""
+
+
 class DivergedError(JaxganError):
   """A training step whose losses or parameters are not finite: the run stopped before it."""

