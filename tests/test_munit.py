@@ -6,7 +6,9 @@ The networks themselves are checked against the official ones in tests/test_pari
 import flax
 import jax
 import jax.numpy as jnp
+import numerics
 import numpy as np
+import optax
 import pytest
 
 from configs import munit_edges2shoes
@@ -217,26 +219,25 @@ def test_translation_uses_the_other_decoder_and_the_style():
   np.testing.assert_allclose(guided, decoded, atol=1e-6)
 
 
-def _with_adam_eps(state, eps):
-  # See tests/test_models.py: a larger eps keeps gradient-free parameters (the conv biases
-  # before instance norm) from moving by +-lr on rounding noise that 1 vs 8 devices changes.
-  tx = munit.make_optimizer(state.config, eps=eps)
+def _with_sgd(state, lr):
+  tx = optax.sgd(lr)
   opt_state = {player: tx.init(state.player_params(player)) for player in state.players}
   return state.replace(tx=flax.core.FrozenDict({p: tx for p in state.players}), opt_state=opt_state)
 
 
-def _max_diff(a, b):
-  diffs = jax.tree.map(lambda x, y: float(np.max(np.abs(np.asarray(x) - np.asarray(y)))), a, b)
-  return max(jax.tree.leaves(diffs), default=0.0)
-
-
 @pytest.mark.slow
 def test_eight_devices_give_what_one_device_gives():
-  """2 steps on the same global batch of 8 and seed: the styles are drawn globally too."""
+  """2 steps on the same global batch of 8 and seed: the styles are drawn globally too.
+
+  Plain SGD (lr 0.1, moving the params by 6 % of their norm) instead of MUNIT's Adam, whose
+  division by sqrt(v) + eps turns the rounding noise of a near-zero gradient into a move of up
+  to +-lr in a direction any reordering decides: SGD's update is linear in the gradient, so the
+  params differ only as much as the reordered sums do (tests/numerics.py: REORDERING).
+  """
   config = munit_edges2shoes.get_config('tiny')
   config.dis.update(norm='bn', num_scales=1)  # batch norm: the global batch's statistics
   config.batch_size = 8
-  state = _with_adam_eps(jax.jit(lambda: munit.create(config, jax.random.PRNGKey(0)))(), 1e-5)
+  state = _with_sgd(jax.jit(lambda: munit.create(config, jax.random.PRNGKey(0)))(), 0.1)
   host = jax.device_get(state)
   rs = np.random.RandomState(0)
   batch = {k: rs.uniform(-1, 1, (8, 32, 32, 3)).astype(np.float32) for k in 'AB'}
@@ -253,13 +254,14 @@ def test_eight_devices_give_what_one_device_gives():
   (state_1, history_1), (state_8, history_8) = results
   assert set(history_8[0]) == {f'loss_{n}' for n in munit.LOSSES}
   assert all(np.isfinite(v) for m in history_8 for v in m.values())
-  assert _max_diff(state_8.params, host.params) > 1e-4  # the updates are real
+  moved = numerics.difference(state_1.params, host.params)
+  assert moved > 0.01 * numerics.norm(host.params)  # the updates are real
   assert state_8.batch_stats['dis_a']  # batch norm ran
-  params_diff = _max_diff(state_1.params, state_8.params)
-  print(f'munit: max |params_8dev - params_1dev| after 2 steps = {params_diff:.2e}')
-  assert params_diff < 1e-5
-  assert _max_diff(state_1.batch_stats, state_8.batch_stats) < 1e-5
-  assert _max_diff(history_1, history_8) < 1e-4
+  params = numerics.difference(state_8.params, state_1.params) / moved
+  print(f'munit: |params_8dev - params_1dev| / |params moved| after 2 steps = {params:.2e}')
+  assert params < numerics.REORDERING
+  for got, want in ((state_8.batch_stats, state_1.batch_stats), (history_8, history_1)):
+    assert numerics.relative_difference(got, want) < numerics.REORDERING
 
 
 def test_vgg16_is_the_official_layout_and_preprocessing(tmp_path):
