@@ -96,6 +96,20 @@ def _earlier_fid(out):
     return None
 
 
+def _check_out(out):
+  """--out may not be a training workdir, its checkpoints, or the --folder being translated."""
+  from jaxgan import outputs  # noqa: PLC0415
+
+  outputs.refuse_run_folders(out)
+  if FLAGS.folder and pathlib.Path(out).resolve() == pathlib.Path(FLAGS.folder).resolve():
+    raise errors.ConfigError(
+      f'--out={out} is the --folder being translated: the outputs would overwrite the inputs'
+    )
+  if pathlib.Path(out).exists() and not pathlib.Path(out).is_dir():
+    raise errors.ConfigError(f'--out={out} is a file; expected a folder for the results')
+  outputs.check_writable_parent(pathlib.Path(out) / 'index.html')
+
+
 def compare_folders():
   """--real/--fake: FID and KID of two folders; metrics.json in --out (default: --fake)."""
   if not (FLAGS.real and FLAGS.fake):
@@ -138,6 +152,7 @@ def main(argv):
   from jaxgan import metrics  # noqa: PLC0415
   from jaxgan.port import states  # noqa: PLC0415
 
+  out = FLAGS.out
   try:
     if FLAGS.workdir:
       from configs import common  # noqa: PLC0415 - the options a run older than them lacks
@@ -167,6 +182,7 @@ def main(argv):
       if FLAGS[key].present:
         config.eval[key] = FLAGS[key].value
     out = FLAGS.out or f'{FLAGS.workdir}/eval/{config.eval.split}_{step}'
+    _check_out(out)
     earlier = _earlier_fid(out)
     results = eval_lib.evaluate(
       config,
@@ -199,6 +215,17 @@ def main(argv):
         _write_metrics(out, results)
   except errors.JaxganError as e:
     cli.fail(e)
+  except OSError as e:  # a full disk, a folder that vanished: nothing but this line
+    cli.fail(f'cannot write --out={out}: {e.strerror or e}')
+  except KeyboardInterrupt:
+    written = out and pathlib.Path(out).is_dir()
+    where = out if FLAGS.output_only else f'{out}/index.html'
+    print(
+      f'interrupted: what was written so far is in {where}' if written else 'interrupted',
+      file=sys.stderr,
+      flush=True,
+    )
+    sys.exit(130)
   if FLAGS.output_only:
     print(f'translations: {out}')
     return

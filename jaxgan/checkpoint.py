@@ -14,6 +14,7 @@ leftover temporary directories are removed when the next run opens the directory
 coordinates processes: call every method here from every process.
 """
 
+import contextlib
 import json
 import os
 import pathlib
@@ -25,6 +26,7 @@ import jax
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
+from absl import logging
 
 from jaxgan import errors
 
@@ -72,6 +74,41 @@ def _abstract_leaf(leaf, default_sharding):
   return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding)
 
 
+def _complete(step_dir: pathlib.Path) -> bool:
+  """Whether a step folder holds a whole checkpoint: orbax's metadata and our one item. An
+  empty or partial one comes from an interrupted copy or sync (orbax itself only renames a
+  step into place once complete)."""
+  return (step_dir / '_CHECKPOINT_METADATA').is_file() and (step_dir / 'default').is_dir()
+
+
+def _ignore_closed_loop_callbacks():
+  """After a failed restore, tensorstore's reads still in flight complete on orbax's closed
+  event loop, and their callbacks report 'Event loop is closed' tracebacks (as unraisable
+  exceptions, from tensorstore's threads) around the real message: those are not news."""
+  previous = sys.unraisablehook
+  if getattr(previous, 'jaxgan_filter', False):
+    return
+
+  def hook(unraisable):
+    if unraisable.exc_type is RuntimeError and str(unraisable.exc_value) == 'Event loop is closed':
+      return
+    previous(unraisable)
+
+  hook.jaxgan_filter = True
+  sys.unraisablehook = hook
+
+
+@contextlib.contextmanager
+def _quiet_orbax():
+  """Keeps orbax's own warnings about folders we skip (and name) off the console."""
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)
+  try:
+    yield
+  finally:
+    logging.set_verbosity(verbosity)
+
+
 class Checkpointer:
   """Saves and restores TrainStates under `<workdir>/checkpoints`.
 
@@ -85,20 +122,50 @@ class Checkpointer:
 
   def __init__(self, workdir, *, keep=3, async_save=True, read_only=False):
     self.directory = pathlib.Path(workdir).absolute() / CHECKPOINT_DIR
-    options = ocp.CheckpointManagerOptions(
+    self._options = ocp.CheckpointManagerOptions(
       max_to_keep=keep or None,
       create=not read_only,
       cleanup_tmp_directories=not read_only,
       enable_async_checkpointing=async_save,
     )
-    self._manager = ocp.CheckpointManager(self.directory, options=options)
+    self._read_only = read_only
+    self._warned = set()
+    self._manager = None
+    self._open()
+
+  def _open(self):
+    """A fresh orbax manager: one that failed to restore a step keeps state that makes it
+    fail on every other step."""
+    if self._manager is not None:
+      with contextlib.suppress(Exception), _quiet_orbax():
+        self._manager.close()
+    with _quiet_orbax():
+      self._manager = ocp.CheckpointManager(self.directory, options=self._options)
 
   def latest_step(self):
     """The newest complete checkpoint's step, or None when there is none."""
-    return self._manager.latest_step()
+    steps = self.all_steps()
+    return steps[-1] if steps else None
 
   def all_steps(self):
-    return sorted(self._manager.all_steps())
+    """The steps of complete checkpoints, oldest first; incomplete step folders are named once
+    on stderr and skipped."""
+    steps = []
+    for step in sorted(self._manager.all_steps()):
+      if _complete(self.directory / str(step)):
+        steps.append(step)
+      elif step not in self._warned and (self.directory / str(step)).exists():
+        self._warned.add(step)
+        print(
+          f'warning: {self.directory / str(step)} is not a complete checkpoint (an interrupted '
+          'copy?): skipped',
+          file=sys.stderr,
+          flush=True,
+        )
+    return steps
+
+  def incomplete_steps(self):
+    return sorted(s for s in self._manager.all_steps() if not _complete(self.directory / str(s)))
 
   def save(self, step, state):
     """Saves `state` as checkpoint `step` (asynchronously unless async_save=False)."""
@@ -121,21 +188,29 @@ class Checkpointer:
       The restored state, with typed PRNG keys wrapped back as keys.
 
     Raises:
-      jaxgan.errors.InputError: no checkpoint, or one that does not fit the template.
+      jaxgan.errors.InputError: no checkpoint, or one that is damaged or does not fit the
+        template (one line).
     """
     step = self.latest_step() if step is None else step
     if step is None:
       raise errors.InputError(f'no checkpoint in {self.directory}')
+    where = self.directory / str(step)
+    if where.exists() and not _complete(where):
+      raise errors.InputError(f'checkpoint {where} is incomplete (an interrupted copy?)')
     default = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     named = _named_leaves(template)
     abstract = {name: _abstract_leaf(leaf, default) for name, leaf in named}
+    _ignore_closed_loop_callbacks()
     try:
-      restored = self._manager.restore(int(step), args=ocp.args.StandardRestore(abstract))
-    except (ValueError, KeyError, FileNotFoundError) as e:
-      msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+      with _quiet_orbax():
+        restored = self._manager.restore(int(step), args=ocp.args.StandardRestore(abstract))
+    except Exception as e:  # noqa: BLE001 - orbax and tensorstore fail in many ways
+      self._open()
+      text = str(e).strip().splitlines()
+      msg = text[0][:300] if text else type(e).__name__
       raise errors.InputError(
-        f'checkpoint {self.directory / str(step)} does not fit this model/config: {msg}'
-      ) from e
+        f'checkpoint {where} cannot be restored (damaged, or does not fit this model/config): {msg}'
+      ) from None
     out = []
     for name, leaf in named:
       value = restored[name]
@@ -151,32 +226,46 @@ class Checkpointer:
 
     A checkpoint that cannot be read (a truncated file, garbage in its metadata) is named in a
     line on stderr and skipped; with `set_aside` (a training run, which will write that step
-    again) it is moved to `<workdir>/damaged_checkpoints/`.
+    again) it is moved to `<workdir>/damaged_checkpoints/`, as are incomplete step folders. A
+    step that disappears while it is read (a trainer's rotation removed it) is not damage:
+    the steps are listed again.
 
     Raises:
       jaxgan.errors.InputError: no checkpoint, or none that restores (each named).
     """
-    steps = self.all_steps()
-    if not steps:
-      raise errors.InputError(f'no checkpoint in {self.directory}')
-    failures = []
-    for step in reversed(steps):
-      try:
-        state = self.restore(template, step)
-      except Exception as e:  # noqa: BLE001 - any failure to read means this step is unusable
-        text = str(e).strip().splitlines()
-        failures.append(f'{step} ({text[0] if text else type(e).__name__})')
-        continue
-      if failures:
-        print(
-          f'warning: damaged checkpoint(s) {", ".join(failures)} skipped; using step {step}',
-          file=sys.stderr,
-          flush=True,
-        )
-        if set_aside:
-          self._set_aside([int(f.split(' ', 1)[0]) for f in failures])
-      return state, step
-    raise errors.InputError(f'no checkpoint in {self.directory} restores: {"; ".join(failures)}')
+    if set_aside and self.incomplete_steps():
+      self._set_aside(self.incomplete_steps())
+    failures, tried = [], set()
+    for _ in range(10):  # a rotation can remove at most a few steps while we read
+      steps = [s for s in self.all_steps() if s not in tried]
+      if not steps and not tried:
+        raise errors.InputError(f'no checkpoint in {self.directory}')
+      raced = False
+      for step in reversed(steps):
+        tried.add(step)
+        try:
+          state = self.restore(template, step)
+        except Exception as e:  # noqa: BLE001 - any failure to read means this step is unusable
+          if not (self.directory / str(step)).exists():
+            raced = True  # removed by a running trainer's rotation: list again
+            break
+          text = str(e).strip().splitlines()
+          failures.append((step, text[0] if text else type(e).__name__))
+          continue
+        if failures:
+          named = ', '.join(f'{s} ({why})' for s, why in failures)
+          print(
+            f'warning: damaged checkpoint(s) {named} skipped; using step {step}',
+            file=sys.stderr,
+            flush=True,
+          )
+          if set_aside:
+            self._set_aside([s for s, _ in failures])
+        return state, step
+      if not raced:
+        break
+    reasons = '; '.join(f'{s} ({why})' for s, why in failures) or 'none left'
+    raise errors.InputError(f'no checkpoint in {self.directory} restores: {reasons}')
 
   def _set_aside(self, steps):
     if jax.process_index() == 0:
@@ -238,10 +327,45 @@ def load_config(workdir, defaults=None):
   except FileNotFoundError:
     raise errors.InputError(f'{path} is missing: is {workdir} a training workdir?') from None
   except (OSError, ValueError) as e:
-    raise errors.InputError(f'cannot read {path}: {e}') from None
+    raise errors.InputError(f'cannot read {path}: {e}'.splitlines()[0]) from None
+  if not isinstance(values, dict) or not isinstance(values.get('model'), str):
+    raise errors.InputError(
+      f'{path} is not a jaxgan config (expected an object with a "model"); is {workdir} a '
+      'training workdir?'
+    )
   if defaults is not None:
+    mismatch = _type_mismatch(values, defaults.to_dict())
+    if mismatch:
+      raise errors.InputError(f'{path} is not a jaxgan config: {mismatch}')
     _fill_missing(values, defaults.to_dict())
   return ml_collections.ConfigDict(values)
+
+
+def _kind(value):
+  if isinstance(value, bool):
+    return 'a boolean'
+  if isinstance(value, int | float):
+    return 'a number'
+  if isinstance(value, str):
+    return 'a string'
+  if isinstance(value, dict):
+    return 'a section'
+  return 'a list' if isinstance(value, list | tuple) else 'null'
+
+
+def _type_mismatch(values, defaults, prefix=''):
+  """'key is X, expected Y' for the first stored value of another kind than its default."""
+  for key, default in defaults.items():
+    if key not in values or default is None or values[key] is None:
+      continue
+    got, want = _kind(values[key]), _kind(default)
+    if got != want and not (want == 'a list' and got in ('a number', 'a string')):
+      return f'{prefix}{key} is {got}, expected {want}'
+    if want == 'a section':
+      found = _type_mismatch(values[key], default, f'{prefix}{key}.')
+      if found:
+        return found
+  return None
 
 
 def _fill_missing(values, defaults):

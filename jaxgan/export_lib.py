@@ -21,14 +21,14 @@ what eval.py writes for the same images, in the same order.
 
 import os
 import pathlib
-import shutil
+import zipfile
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 from flax import traverse_util
 
-from jaxgan import errors, models, port, torch_file
+from jaxgan import errors, models, outputs, port, torch_file
 from jaxgan.eval import core as eval_core
 from jaxgan.port import states
 
@@ -143,9 +143,7 @@ def _specs(channels, code_size):
 
 def _save_jax(fn, channels, code_size, path):
   exported = jax.export.export(jax.jit(fn))(*_specs(channels, code_size))
-  tmp = f'{path}.tmp'
-  pathlib.Path(tmp).write_bytes(exported.serialize())
-  os.replace(tmp, path)
+  pathlib.Path(path).write_bytes(exported.serialize())
 
 
 def _save_savedmodel(fn, channels, code_size, path):
@@ -164,11 +162,40 @@ def _save_savedmodel(fn, channels, code_size, path):
     signature.append(tf.TensorSpec([None, code_size], tf.float32, name='codes'))
   module = tf.Module()
   module.translate = tf.function(converted, autograph=False, input_signature=signature)
-  tmp = f'{path}.tmp'
-  shutil.rmtree(tmp, ignore_errors=True)
-  tf.saved_model.save(module, tmp, signatures={'serving_default': module.translate})
-  shutil.rmtree(path, ignore_errors=True)
-  os.replace(tmp, path)
+  tf.saved_model.save(module, path, signatures={'serving_default': module.translate})
+  # SavedModel loaders ignore assets.extra/: the mark that lets a later export replace it.
+  mark = pathlib.Path(path) / 'assets.extra' / SAVEDMODEL_MARK
+  mark.parent.mkdir(exist_ok=True)
+  mark.write_text('written by jaxgan export.py\n')
+
+
+# What an earlier export carries, so that export replaces its own files and nothing else: the
+# zip comment of npz/pth files (loaders ignore it), a file in a SavedModel's assets.extra/.
+SAVEDMODEL_MARK = 'jaxgan_export'
+
+
+def _zip_mark(fmt):
+  return f'jaxgan export.py {fmt}'.encode()
+
+
+def _is_export(path, fmt) -> bool:
+  """Whether the existing `path` is what export.py writes as `fmt` (so it may be replaced)."""
+  path = pathlib.Path(path)
+  if fmt == 'savedmodel':
+    return path.is_dir() and (path / 'assets.extra' / SAVEDMODEL_MARK).is_file()
+  if not path.is_file() or path.is_symlink():
+    return False
+  if fmt in ('npz', 'pth'):
+    try:
+      with zipfile.ZipFile(path) as archive:
+        return archive.comment == _zip_mark(fmt)
+    except (OSError, zipfile.BadZipFile):
+      return False
+  try:
+    jax.export.deserialize(bytearray(path.read_bytes()))
+    return True
+  except Exception:  # noqa: BLE001 - anything that does not deserialize is not a jax export
+    return False
 
 
 def official_note(config, net) -> str | None:
@@ -181,24 +208,42 @@ def official_note(config, net) -> str | None:
 def export(config, state, net, fmt, out):
   """Writes net `net` of a trained state in format `fmt` to `out`; returns the path written.
 
+  `out` is written under a temporary name beside it and renamed when complete. An existing
+  `out` is replaced only if it is an earlier export of the same format (see `_is_export`);
+  a training workdir, or a path inside one's checkpoints, is refused.
+
   Raises:
-    jaxgan.errors.ConfigError: an unknown format, or a net the format cannot export.
+    jaxgan.errors.ConfigError: an unknown format, a net the format cannot export, or an `out`
+      that export may not write.
+    jaxgan.errors.OutputError: `out` could not be written (a full disk, say).
   """
   check_net(config, state, net, fmt)
   out = os.fspath(out)
-  pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
-  if fmt in ('npz', 'pth'):
-    sd = state_dict(config, state, net)
-    if fmt == 'npz':
-      tmp = f'{out}.tmp.npz'
-      port.save_npz(tmp, traverse_util.flatten_dict(sd, sep='.'))
-      os.replace(tmp, out)
-    else:
-      torch_file.write(out, sd)
-    return out
-  fn, channels, code_size = function(config, state, net)
-  save = _save_jax if fmt == 'jax' else _save_savedmodel
-  save(fn, channels, code_size, out)
+  outputs.refuse_run_folders(out)
+  if os.path.lexists(out) and not _is_export(out, fmt):
+    raise errors.ConfigError(
+      f'--out={out} exists and is not a {fmt} export of export.py: it is left as it is; '
+      'choose another path'
+    )
+  outputs.check_writable_parent(out)
+  try:
+    tmp = outputs.temp_beside(out, folder=fmt == 'savedmodel')
+    with outputs.discard_on_error(tmp):
+      if fmt in ('npz', 'pth'):
+        sd = state_dict(config, state, net)
+        if fmt == 'npz':
+          with open(tmp, 'wb') as f:
+            port.save_npz(f, traverse_util.flatten_dict(sd, sep='.'))
+        else:
+          torch_file.write(tmp, sd, replace=False)
+        with zipfile.ZipFile(tmp, 'a') as archive:
+          archive.comment = _zip_mark(fmt)
+      else:
+        fn, channels, code_size = function(config, state, net)
+        (_save_jax if fmt == 'jax' else _save_savedmodel)(fn, channels, code_size, tmp)
+      outputs.replace(tmp, out)
+  except OSError as e:
+    raise errors.OutputError(f'cannot write --out={out}: {e.strerror or e}') from None
   return out
 
 

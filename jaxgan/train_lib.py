@@ -48,7 +48,7 @@ import tqdm
 from flax import traverse_util
 from jax.experimental import multihost_utils
 
-from jaxgan import checkpoint, data, errors, models, parallel, visualize
+from jaxgan import checkpoint, config_checks, data, errors, models, parallel, visualize
 from jaxgan import train_state as ts
 from jaxgan.port import states
 
@@ -179,6 +179,7 @@ _NON_NEGATIVE = ('lr', 'num_steps', 'keep_checkpoints', 'n_epochs', 'n_epochs_de
 
 def _check_options(config, workdir):
   """ConfigError / InputError naming the option or the workdir, before anything is built."""
+  config_checks.check(config)
   for key in _POSITIVE:
     if key in config and not config[key] > 0:
       raise errors.ConfigError(f'config.{key} is {config[key]}; expected a value > 0')
@@ -265,12 +266,24 @@ class _Checked:
       self(*in_flight.popleft())
 
 
-def _os_error(error):
-  """The OSError behind an exception (orbax wraps them), or None."""
+# tensorstore's status codes for what an OSError says elsewhere (orbax raises them as
+# ValueError: a full disk is 'RESOURCE_EXHAUSTED: ... No space left on device').
+_STORAGE_STATUS = {
+  'RESOURCE_EXHAUSTED': 'no space left on the device',
+  'PERMISSION_DENIED': 'permission denied',
+}
+
+
+def _storage_error(error):
+  """What a failed write says about the storage (a full disk, a read-only workdir: orbax
+  wraps OSErrors, tensorstore raises its status codes), or None for any other failure."""
   seen = set()
   while error is not None and id(error) not in seen:
     if isinstance(error, OSError):
-      return error
+      return error.strerror or str(error)
+    for status, meaning in _STORAGE_STATUS.items():
+      if str(error).startswith(status) or f' {status}' in str(error)[:200]:
+        return meaning
     seen.add(id(error))
     error = error.__cause__ or error.__context__
   return None
@@ -285,13 +298,13 @@ def _save(ckpt, step, state):
     else:
       ckpt.save(step, state)
   except Exception as e:
-    cause = _os_error(e)
-    if cause is None:
+    reason = _storage_error(e)
+    if reason is None:
       raise
     intact = ', '.join(map(str, ckpt.all_steps())) or 'none'
     raise errors.InputError(
-      f'cannot write checkpoint {step} to {ckpt.directory}: {cause.strerror or cause}; the '
-      f'checkpoints written before it ({intact}) are intact'
+      f'cannot write checkpoint {step} to {ckpt.directory}: {reason}; the checkpoints written '
+      f'before it ({intact}) are intact'
     ) from None
 
 
@@ -537,7 +550,13 @@ def _train(config, workdir, on_step):
     bar.close()
     writer.close()
     ckpt.close()  # waits for a save in flight; an interrupted one is never picked up
-  if primary:
+  if primary and start >= total and not stop.signal:
+    print(
+      f'nothing to train: the run is at step {start}, its num_steps is {total} (raise '
+      f'--config.num_steps to train on); checkpoint {ckpt.directory}/{start}',
+      flush=True,
+    )
+  elif primary:
     done = f'stopped by {stop.signal} at' if stop.signal else 'finished'
     print(
       f'{done} step {step}/{total} in {time.time() - t0:.0f}s; checkpoint {ckpt.directory}/{step}',

@@ -14,6 +14,7 @@ that does not decode is named in the error.
 """
 
 import io
+import os
 import posixpath
 
 import numpy as np
@@ -65,18 +66,28 @@ def make_dataset(directory, max_dataset_size, mode):
   """
   if not tf.io.gfile.isdir(directory):
     raise errors.InputError(f'{directory}: no such folder{_how_to_get(directory, mode)}')
-  paths = sorted(
-    posixpath.join(root, name)
-    for root, _, names in tf.io.gfile.walk(directory)
-    for name in names
-    if is_image_file(name)
-  )
+  paths = sorted(p for p in _walk(directory) if is_image_file(posixpath.basename(p)))
+  for path in paths:
+    if '://' not in path and not os.path.exists(path):
+      raise errors.InputError(f'{path}: a broken link (its target {os.readlink(path)} is missing)')
   if not paths:
     raise errors.InputError(
       f'{directory}: no images (expected files ending in '
       f'{", ".join(IMG_EXTENSIONS[::2])}, as the official loaders)'
     )
   return paths[:max_dataset_size] if max_dataset_size > 0 else paths
+
+
+def _walk(directory):
+  """Every file under `directory`. Local folders are walked as the official loaders walk them
+  (os.walk: links to files are files, links to folders are not entered, so a link loop cannot
+  hang); other file systems (gs://) through tf.io.gfile, which has no links."""
+  if '://' in directory:
+    for root, _, names in tf.io.gfile.walk(directory):
+      yield from (posixpath.join(root, name) for name in names)
+    return
+  for root, _, names in os.walk(directory):
+    yield from (os.path.join(root, name) for name in names)
 
 
 def split_dirs(data, split):

@@ -425,8 +425,29 @@ def _in_memory(tables, data, mode, load_size):
             return tables, False
     except tf.errors.OpError as error:
       raise _input_error(error) from None
+    _check_crops(columns, data)
     prepared[name] = _memory_table(dict(columns), table.size)
   return prepared, True
+
+
+def _check_crops(columns, data):
+  """InputError naming the first held image smaller than the crop: found while loading, not
+  when a training step happens to draw it hours later."""
+  if 'crop' not in data.preprocess:
+    return
+  crop_h, crop_w = transforms.crop_shape(data)
+  paths = next((v for k, v in columns.items() if k.endswith('_paths')), None)
+  for key, images in columns.items():
+    if key.endswith('_paths'):
+      continue
+    for i, image in enumerate(images):
+      if image.shape[0] < crop_h or image.shape[1] < crop_w:
+        where = columns.get(f'{key}_paths', paths)
+        name = where[i].decode() if where is not None else f'image {i}'
+        raise errors.InputError(
+          f'{name}: image is {image.shape[0]}x{image.shape[1]} after preprocess '
+          f'{data.preprocess}, smaller than the crop {crop_h}x{crop_w}'
+        )
 
 
 def _memory_table(columns, size):

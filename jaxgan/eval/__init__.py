@@ -9,7 +9,7 @@ their `inference`, and eval reads them.
 
 import ml_collections
 
-from jaxgan import models
+from jaxgan import config_checks, errors, models
 from jaxgan.eval import sampling, styles, tables
 from jaxgan.eval.core import (
   crop,
@@ -76,6 +76,9 @@ def evaluate(
   Raises:
     jaxgan.errors.JaxganError: a missing folder or split, an unusable image.
   """
+  config_checks.check(config)
+  if num_test is not None and num_test < 0:
+    raise errors.ConfigError(f'--num_test={num_test}; expected 0 (all images) or a count')
   model = models.get(config.model)
   # The models read config.eval (eval_mode) from the state: this config governs.
   state = state.replace(config=ml_collections.FrozenConfigDict(config))

@@ -8,6 +8,7 @@ cropped back, so outputs have their input's exact size, and a folder of mixed si
 once per bucket, not once per image.
 """
 
+import contextlib
 import copy
 import json
 import os
@@ -145,6 +146,11 @@ def restore(workdir, defaults=None, step=None, overrides=()):
     if step is None:
       state, step = ckpt.restore_intact(jax.eval_shape(_create(config)))
       return config, state, step
+    if step in ckpt.incomplete_steps():
+      raise errors.InputError(
+        f'--step={step}: {ckpt.directory / str(step)} is not a complete checkpoint (an '
+        f'interrupted copy?); complete steps: {", ".join(map(str, steps))}'
+      )
     if step not in steps:
       raise errors.InputError(
         f'--step={step}: no checkpoint of that step in {ckpt.directory}; saved steps: '
@@ -195,6 +201,19 @@ def dataset(config, batch_size=1):
     batch_size=batch_size,
     own_size=True,
   )
+
+
+@contextlib.contextmanager
+def page_kept_on_interrupt(out_dir, page):
+  """On Ctrl-C inside the block, saves `page` (the rows of what was written so far, marked
+  as interrupted) as <out_dir>/index.html before the interrupt goes on: a usable index."""
+  try:
+    yield
+  except KeyboardInterrupt:
+    if page is not None:
+      page.add_header('interrupted: the rows above are every image written')
+      page.save(pathlib.Path(out_dir) / 'index.html')
+    raise
 
 
 def save_results(out_dir, page, results):

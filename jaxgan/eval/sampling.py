@@ -76,56 +76,57 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
   )
   page = visualize.HtmlPage(title)
   inputs, targets, encoded, randoms, count = [], [], [], [], 0
-  for batch in dataset.batches():
-    path = batch['A_paths'][0]
-    if not path:
-      continue  # the padding of the last batch
-    if num_test and count >= num_test:
-      break
-    image_key = jax.random.fold_in(key, count)
-    zs = shared_z if config.eval.sync else model.random_z(image_key, n_samples, config.nz)
-    has_b = 'B' in batch
-    pads = core.padding(batch['A'].shape, multiple, bucket)
-    enc, outs = sampler(
-      state,
-      core.pad(batch['A'][0], pads),
-      core.pad(batch['B'][0] if has_b else batch['A'][0], pads),
-      zs,
-      image_key,
-      encode and has_b,
-    )
-    enc = None if enc is None else core.crop(enc, pads)
-    outs = core.crop(outs, pads)
-    path = path.decode() if isinstance(path, bytes) else str(path)
-    name = os.path.splitext(os.path.basename(path))[0] or f'{count:05d}'
-    if output_only:
-      count += 1
-      for k, out in enumerate(outs):
-        file = core.output_path(out_dir, name if k == 0 else f'{name}_s{k}')
-        visualize.save_png(file, visualize.to_uint8(out))
+  with core.page_kept_on_interrupt(out_dir, None if output_only else page):
+    for batch in dataset.batches():
+      path = batch['A_paths'][0]
+      if not path:
+        continue  # the padding of the last batch
+      if num_test and count >= num_test:
+        break
+      image_key = jax.random.fold_in(key, count)
+      zs = shared_z if config.eval.sync else model.random_z(image_key, n_samples, config.nz)
+      has_b = 'B' in batch
+      pads = core.padding(batch['A'].shape, multiple, bucket)
+      enc, outs = sampler(
+        state,
+        core.pad(batch['A'][0], pads),
+        core.pad(batch['B'][0] if has_b else batch['A'][0], pads),
+        zs,
+        image_key,
+        encode and has_b,
+      )
+      enc = None if enc is None else core.crop(enc, pads)
+      outs = core.crop(outs, pads)
+      path = path.decode() if isinstance(path, bytes) else str(path)
+      name = os.path.splitext(os.path.basename(path))[0] or f'{count:05d}'
+      if output_only:
+        count += 1
+        for k, out in enumerate(outs):
+          file = core.output_path(out_dir, name if k == 0 else f'{name}_s{k}')
+          visualize.save_png(file, visualize.to_uint8(out))
+        if enc is not None:
+          visualize.save_png(core.output_path(out_dir, f'{name}_encoded'), visualize.to_uint8(enc))
+        continue
+      columns = {'input': batch['A'][0]}
+      if has_b:
+        columns['ground truth'] = batch['B'][0]
       if enc is not None:
-        visualize.save_png(core.output_path(out_dir, f'{name}_encoded'), visualize.to_uint8(enc))
-      continue
-    columns = {'input': batch['A'][0]}
-    if has_b:
-      columns['ground truth'] = batch['B'][0]
-    if enc is not None:
-      columns['encoded'] = np.asarray(enc)
-    outs = np.asarray(outs)
-    for s in range(n_samples):
-      columns[f'random_sample{s + 1:02d}'] = outs[s]
-    files = []
-    for column, image in columns.items():
-      file = f'images/{name}_{column.replace(" ", "_")}.png'
-      visualize.save_png(out_dir / file, visualize.to_uint8(image))
-      files.append(file)
-    page.add_header(name)
-    page.add_images(files, list(columns), width=128)
-    inputs.append(batch['A'][0])
-    targets.append(batch['B'][0] if has_b else None)
-    encoded.append(columns.get('encoded'))
-    randoms.append(outs)
-    count += 1
+        columns['encoded'] = np.asarray(enc)
+      outs = np.asarray(outs)
+      for s in range(n_samples):
+        columns[f'random_sample{s + 1:02d}'] = outs[s]
+      files = []
+      for column, image in columns.items():
+        file = f'images/{name}_{column.replace(" ", "_")}.png'
+        visualize.save_png(out_dir / file, visualize.to_uint8(image))
+        files.append(file)
+      page.add_header(name)
+      page.add_images(files, list(columns), width=128)
+      inputs.append(batch['A'][0])
+      targets.append(batch['B'][0] if has_b else None)
+      encoded.append(columns.get('encoded'))
+      randoms.append(outs)
+      count += 1
   if count == 0:
     raise errors.InputError(f'no images to sample in split {config.eval.split!r}')
   if output_only:

@@ -32,18 +32,37 @@ from jaxgan.metrics import munit as munit_metrics
 from jaxgan.models import munit
 
 DOMAINS = {'AtoB': ('A', 'B'), 'BtoA': ('B', 'A')}
+# Every image is written as the official test.py writes its outputs: save_image(normalize=True).
+_pixels = visualize.to_uint8_normalized
+
+
+def style_size(config):
+  """The shorter side a --style image is resized to: config.eval.style_size, else the official
+  new_size (the crop of every official MUNIT yaml; the built-in tasks' image size)."""
+  size = int(config.eval.get('style_size', 0))
+  if size > 0:
+    return size
+  return config.data.synthetic_size if config.data.source == 'synthetic' else config.data.crop_size
 
 
 def load_style_image(path, config, domain):
-  """One example image of the target domain as a [1, H, W, C] batch in [-1, 1]."""
+  """One example image of the target domain as a [1, H, W, C] batch in [-1, 1], resized as the
+  official test.py does (torchvision's Resize(new_size): the shorter side to new_size, the
+  aspect ratio kept, PIL's bilinear filter)."""
   from PIL import Image  # noqa: PLC0415
 
   try:
-    image = Image.open(path).convert('RGB')
-  except (OSError, ValueError) as e:
-    raise errors.InputError(f'cannot read --style image {path}: {e}') from None
-  size = config.data.crop_size if config.data.source != 'synthetic' else config.data.synthetic_size
-  image = image.resize((int(size), int(size)), Image.BICUBIC)
+    with Image.open(path) as opened:
+      image = opened.convert('RGB')
+  except (OSError, ValueError, Image.DecompressionBombError) as e:
+    raise errors.InputError(f'cannot read --style image {path}: {e}'.splitlines()[0]) from None
+  size, (width, height) = style_size(config), image.size
+  if min(width, height) != size:
+    if width <= height:
+      width, height = size, int(size * height / width)
+    else:
+      width, height = int(size * width / height), size
+    image = image.resize((width, height), Image.BILINEAR)
   channels = config.data.output_nc if domain == 'B' else config.data.input_nc
   return synthetic.to_model(np.asarray(image, np.uint8)[None], channels)
 
@@ -115,71 +134,72 @@ def evaluate(
   scored = folder is None and config.data.source == 'synthetic'
   paired = config.data.source == 'synthetic' and folder is None
   results = {}
-  for d, (source, target) in directions.items():
-    domain = DOMAINS[d][1]  # the target domain, whatever the folder's key
-    source_net = munit._DIRECTIONS[d][0]
-    translate = core.sized(_translator(d), core.size_multiple(state, source_net), bucket)
-    key = core.stream_key(config, d)
-    guided = bool(style) and style_domain == domain
-    if guided:
-      example = load_style_image(style, run_config, domain)
-      guide = np.asarray(munit.style_of(state, example, domain))
-    shared = munit.random_style(config, key, num_styles)[None]  # [1, S, 1, 1, d]
-    page.add_header(f'{d[0]} -> {d[-1]}' + (f' (style of {style})' if guided else ''))
-    inputs, outputs, targets, count = [], [], [], 0
-    for index, batch in enumerate(batches):
-      paths = batch[f'{source}_paths']
-      if not paths[0] or (num_test and count >= num_test):
-        continue
-      image = batch[source]
+  with core.page_kept_on_interrupt(out_dir, None if output_only else page):
+    for d, (source, target) in directions.items():
+      domain = DOMAINS[d][1]  # the target domain, whatever the folder's key
+      source_net = munit._DIRECTIONS[d][0]
+      translate = core.sized(_translator(d), core.size_multiple(state, source_net), bucket)
+      key = core.stream_key(config, d)
+      guided = bool(style) and style_domain == domain
       if guided:
-        styles = np.broadcast_to(guide[:, None], (1, 1, *guide.shape[1:]))
-      elif synchronized:
-        styles = shared
-      else:
-        styles = munit.random_style(config, jax.random.fold_in(key, index), num_styles)[None]
-      fakes = translate(state, image, styles)[0]
-      name = core.image_name(paths[0], count)
-      count += 1
-      in_name, out_name = f'real_{DOMAINS[d][0]}', f'fake_{domain}'
-      if output_only:
-        base = core.output_path(out_dir, name, d if len(directions) > 1 else None)
+        example = load_style_image(style, run_config, domain)
+        guide = np.asarray(munit.style_of(state, example, domain))
+      shared = munit.random_style(config, key, num_styles)[None]  # [1, S, 1, 1, d]
+      page.add_header(f'{d[0]} -> {d[-1]}' + (f' (style of {style})' if guided else ''))
+      inputs, outputs, targets, count = [], [], [], 0
+      for index, batch in enumerate(batches):
+        paths = batch[f'{source}_paths']
+        if not paths[0] or (num_test and count >= num_test):
+          continue
+        image = batch[source]
+        if guided:
+          styles = np.broadcast_to(guide[:, None], (1, 1, *guide.shape[1:]))
+        elif synchronized:
+          styles = shared
+        else:
+          styles = munit.random_style(config, jax.random.fold_in(key, index), num_styles)[None]
+        fakes = translate(state, image, styles)[0]
+        name = core.image_name(paths[0], count)
+        count += 1
+        in_name, out_name = f'real_{DOMAINS[d][0]}', f'fake_{domain}'
+        if output_only:
+          base = core.output_path(out_dir, name, d if len(directions) > 1 else None)
+          for k, fake in enumerate(fakes):
+            path = base if k == 0 else base.with_name(f'{name}_s{k}.png')
+            visualize.save_png(path, _pixels(fake))
+          continue
+        files = [f'images/{d}/{name}_{in_name}.png']
+        captions = [f'{in_name} (input)']
+        visualize.save_png(out_dir / files[0], _pixels(image[0]))
         for k, fake in enumerate(fakes):
-          path = base if k == 0 else base.with_name(f'{name}_s{k}.png')
-          visualize.save_png(path, visualize.to_uint8(fake))
+          file = f'images/{d}/{name}_{out_name}' + ('' if k == 0 else f'_s{k}') + '.png'
+          visualize.save_png(out_dir / file, _pixels(fake))
+          files.append(file)
+          captions.append('example style' if guided else f'style {k}')
+        if paired:
+          file = f'images/{d}/{name}_real_{target}.png'
+          visualize.save_png(out_dir / file, _pixels(batch[target][0]))
+          files.append(file)
+          captions.append(f'real_{target} (target)')
+          targets.append(batch[target][0])
+        page.add_header(name)
+        page.add_images(files, captions, width=128)
+        inputs.append(image[0])
+        outputs.append(fakes)
+      if count == 0:
+        raise errors.InputError(
+          f'no images to translate in {folder or f"split {config.eval.split!r}"}'
+        )
+      if output_only:
         continue
-      files = [f'images/{d}/{name}_{in_name}.png']
-      captions = [f'{in_name} (input)']
-      visualize.save_png(out_dir / files[0], visualize.to_uint8(image[0]))
-      for k, fake in enumerate(fakes):
-        file = f'images/{d}/{name}_{out_name}' + ('' if k == 0 else f'_s{k}') + '.png'
-        visualize.save_png(out_dir / file, visualize.to_uint8(fake))
-        files.append(file)
-        captions.append('example style' if guided else f'style {k}')
-      if paired:
-        file = f'images/{d}/{name}_real_{target}.png'
-        visualize.save_png(out_dir / file, visualize.to_uint8(batch[target][0]))
-        files.append(file)
-        captions.append(f'real_{target} (target)')
-        targets.append(batch[target][0])
-      page.add_header(name)
-      page.add_images(files, captions, width=128)
-      inputs.append(image[0])
-      outputs.append(fakes)
-    if count == 0:
-      raise errors.InputError(
-        f'no images to translate in {folder or f"split {config.eval.split!r}"}'
-      )
-    if output_only:
-      continue
-    scores = {}
-    truth = synthetic.mode_truth(config, config.eval.split, d) if scored else None
-    if truth is not None:
-      scores = _scores(config, d, np.stack(inputs), np.stack(outputs), np.stack(targets), truth)
-    if not guided:  # one example's style gives one output per input: nothing to diversify
-      scores['diversity'] = core.sample_diversity(config, outputs)
-    if scores:
-      results[d] = scores
+      scores = {}
+      truth = synthetic.mode_truth(config, config.eval.split, d) if scored else None
+      if truth is not None:
+        scores = _scores(config, d, np.stack(inputs), np.stack(outputs), np.stack(targets), truth)
+      if not guided:  # one example's style gives one output per input: nothing to diversify
+        scores['diversity'] = core.sample_diversity(config, outputs)
+      if scores:
+        results[d] = scores
   if output_only:
     return {}
   core.save_results(out_dir, page, results)

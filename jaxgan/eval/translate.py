@@ -69,67 +69,68 @@ def translate_all(
   results = {}
   measure = config.data.source == 'synthetic' and folder is None and not output_only
   bucket = config.eval.get('size_bucket', 0)
-  for d, (source, target) in passes.items():
-    out_name, in_name = ('fake_B', 'real_A') if source == 'A' else ('fake_A', 'real_B')
-    target_name = {'A': 'real_A', 'B': 'real_B'}.get(target)
-    translate = core.sized(translator(model, d), core.size_multiple(state, gens[d]), bucket)
-    base_key = core.stream_key(config, d)
-    image_dir = out_dir / 'images' / d
-    page.add_header(f'{d[0]} -> {d[-1]} ({gens[d]})')
-    inputs, outputs, targets, count = [], [], [], 0
-    for batch in dataset.batches():
-      paths = batch[f'{source}_paths']
-      keep = np.array([bool(p) for p in paths])  # b'' marks the padding of the last batch
-      if num_test:
-        keep &= np.cumsum(keep) <= num_test - count
-      if not keep.any():
-        if num_test and count >= num_test:
-          break
-        continue
-      indices = np.arange(count, count + len(paths))
-      keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(base_key, indices)
-      fake = translate(state, batch[source], keys)
-      for i in np.flatnonzero(keep):
-        name = core.image_name(paths[i], count)
-        count += 1
-        if output_only:
-          path = core.output_path(out_dir, name, d if len(passes) > 1 else None)
-          visualize.save_png(path, visualize.to_uint8(fake[i]))
+  with core.page_kept_on_interrupt(out_dir, None if output_only else page):
+    for d, (source, target) in passes.items():
+      out_name, in_name = ('fake_B', 'real_A') if source == 'A' else ('fake_A', 'real_B')
+      target_name = {'A': 'real_A', 'B': 'real_B'}.get(target)
+      translate = core.sized(translator(model, d), core.size_multiple(state, gens[d]), bucket)
+      base_key = core.stream_key(config, d)
+      image_dir = out_dir / 'images' / d
+      page.add_header(f'{d[0]} -> {d[-1]} ({gens[d]})')
+      inputs, outputs, targets, count = [], [], [], 0
+      for batch in dataset.batches():
+        paths = batch[f'{source}_paths']
+        keep = np.array([bool(p) for p in paths])  # b'' marks the padding of the last batch
+        if num_test:
+          keep &= np.cumsum(keep) <= num_test - count
+        if not keep.any():
+          if num_test and count >= num_test:
+            break
           continue
-        visuals = {in_name: batch[source][i], out_name: fake[i]}
-        if target:
-          visuals[target_name] = batch[target][i]
-        files = []
-        for visual, image in visuals.items():
-          visualize.save_png(image_dir / f'{name}_{visual}.png', visualize.to_uint8(image))
-          files.append(f'images/{d}/{name}_{visual}.png')
-        roles = ('input', 'output', 'target')[: len(visuals)]
-        captions = [f'{v} ({role})' for v, role in zip(visuals, roles, strict=True)]
-        page.add_header(name)
-        page.add_images(files, captions, width=256)
-        if measure:
-          inputs.append(batch[source][i])
-          outputs.append(fake[i])
-          targets.append(batch[target][i])
-    if count == 0:
-      raise errors.InputError(
-        f'no images to translate in {folder or f"split {config.eval.split!r}"}'
-      )
-    if measure:
-      # The test split's targets are the true ones; baselines on the same images.
-      task = config if d == 'AtoB' else core.reverse_config(config)
-      inputs, outputs, targets = (np.stack(x) for x in (inputs, outputs, targets))
-      train_targets = synthetic.ground_truth(task, 'train')['B']
-      results[d] = {
-        'model': ground_truth.evaluate(outputs, targets),
-        **ground_truth.baselines(inputs, targets, train_targets),
-        'num_images': count,
-      }
-      palette = synthetic.palette(config.data.synthetic)
-      if palette is not None and outputs.shape[-1] == 3:
-        results[d]['colour_accuracy'] = ground_truth.colour_accuracy(
-          outputs, targets, palette, synthetic.BACKGROUND
+        indices = np.arange(count, count + len(paths))
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(base_key, indices)
+        fake = translate(state, batch[source], keys)
+        for i in np.flatnonzero(keep):
+          name = core.image_name(paths[i], count)
+          count += 1
+          if output_only:
+            path = core.output_path(out_dir, name, d if len(passes) > 1 else None)
+            visualize.save_png(path, visualize.to_uint8(fake[i]))
+            continue
+          visuals = {in_name: batch[source][i], out_name: fake[i]}
+          if target:
+            visuals[target_name] = batch[target][i]
+          files = []
+          for visual, image in visuals.items():
+            visualize.save_png(image_dir / f'{name}_{visual}.png', visualize.to_uint8(image))
+            files.append(f'images/{d}/{name}_{visual}.png')
+          roles = ('input', 'output', 'target')[: len(visuals)]
+          captions = [f'{v} ({role})' for v, role in zip(visuals, roles, strict=True)]
+          page.add_header(name)
+          page.add_images(files, captions, width=256)
+          if measure:
+            inputs.append(batch[source][i])
+            outputs.append(fake[i])
+            targets.append(batch[target][i])
+      if count == 0:
+        raise errors.InputError(
+          f'no images to translate in {folder or f"split {config.eval.split!r}"}'
         )
+      if measure:
+        # The test split's targets are the true ones; baselines on the same images.
+        task = config if d == 'AtoB' else core.reverse_config(config)
+        inputs, outputs, targets = (np.stack(x) for x in (inputs, outputs, targets))
+        train_targets = synthetic.ground_truth(task, 'train')['B']
+        results[d] = {
+          'model': ground_truth.evaluate(outputs, targets),
+          **ground_truth.baselines(inputs, targets, train_targets),
+          'num_images': count,
+        }
+        palette = synthetic.palette(config.data.synthetic)
+        if palette is not None and outputs.shape[-1] == 3:
+          results[d]['colour_accuracy'] = ground_truth.colour_accuracy(
+            outputs, targets, palette, synthetic.BACKGROUND
+          )
   if output_only:
     return {}
   core.save_results(out_dir, page, results)
