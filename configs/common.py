@@ -118,10 +118,12 @@ def get_config():
   config.eval.eval_mode = False  # the official --eval: False keeps dropout and batch stats on
   config.eval.batch_size = 8
   # data.preprocess 'none' translates every image at its own size: sides the generator cannot
-  # take are reflect-padded to a multiple of max(its multiple, size_bucket) and cropped back;
-  # nearby sizes share a compiled program (0: pad only as much as the net needs, one program per
-  # size).
-  config.eval.size_bucket = 32
+  # take are reflect-padded to its multiple and cropped back, so a size the net takes is
+  # translated exactly as the official test.py does. N > 0 pads further, to multiples of N, so
+  # that nearby sizes share a compiled program; the wider reflected border changes the outputs
+  # (instance norm's statistics, the convolutions' borders): up to 238 levels on a 64 x 100
+  # image with N = 32 (tools/size_bucket_cost.py).
+  config.eval.size_bucket = 0
   # Multimodal models: LPIPS between consecutive samples of each input (the BicycleGAN and MUNIT
   # papers' diversity score: AlexNet, LPIPS v0.0); eval.py --nolpips skips it.
   config.eval.lpips_diversity = True

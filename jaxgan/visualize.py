@@ -19,7 +19,9 @@ _SAMPLE_RE = re.compile(r'^epoch(\d+)_step(\d+)\.png$')
 
 
 def to_uint8(images):
-  """Maps images in [-1, 1] to uint8 RGB, as the official tensor2im does.
+  """Maps images in [-1, 1] to uint8 RGB as the official tensor2im does (pix2pix, CycleGAN and
+  BicycleGAN's util.py): (x + 1) / 2 * 255 in float32, truncated, so that where the nets agree
+  the PNGs are the official ones byte for byte.
 
   Args:
     images: [..., H, W, C] floats in [-1, 1], C in (1, 3); one channel is shown as gray.
@@ -27,12 +29,35 @@ def to_uint8(images):
   Returns:
     [..., H, W, 3] uint8.
   """
+  images = _rgb(images)
+  # The clip only guards values a tanh cannot give (tensor2im would wrap them).
+  scaled = (images + np.float32(1)) / np.float32(2) * np.float32(255)
+  return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def to_uint8_normalized(image):
+  """One image in [-1, 1] to uint8 RGB as the official MUNIT test.py saves its outputs:
+  torchvision's save_image(normalize=True) of (x + 1) / 2, which stretches the image's own
+  minimum and maximum to 0 and 255, then rounds.
+
+  Args:
+    image: [H, W, C] floats, C in (1, 3).
+  """
+  image = (_rgb(image) + np.float32(1)) / np.float32(2)
+  low, high = image.min(), image.max()
+  # torchvision takes the range as Python floats and divides by it as a float32 scalar.
+  scale = np.float32(max(float(high) - float(low), 1e-5))
+  image = (np.clip(image, low, high) - low) / scale
+  return np.clip(image * np.float32(255) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
+def _rgb(images):
   images = np.asarray(images, np.float32)
   if images.shape[-1] == 1:
     images = np.repeat(images, 3, axis=-1)
   if images.shape[-1] != 3:
     raise ValueError(f'cannot show images with {images.shape[-1]} channels')
-  return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+  return images
 
 
 def make_grid(visuals, names=None, num=None):

@@ -338,3 +338,23 @@ def test_learns_the_fixed_batch():
   first, last = np.mean(recon[:3]), np.mean(recon[-3:])
   print(f'munit loss_gen_recon_x_a + _b: {first:.3f} -> {last:.3f} over 25 steps')
   assert last < 0.65 * first
+
+
+def test_style_image_is_resized_as_the_official_test(tmp_path):
+  """torchvision's Resize(new_size): the shorter side to new_size, the aspect ratio kept."""
+  from PIL import Image  # noqa: PLC0415
+
+  from jaxgan.eval import styles  # noqa: PLC0415
+
+  config = munit_edges2shoes.get_config('tiny')
+  rs = np.random.RandomState(0)
+  pixels = rs.randint(0, 256, (64, 96, 3)).astype(np.uint8)  # 96 wide, 64 high
+  Image.fromarray(pixels).save(tmp_path / 'style.png')
+  size = styles.style_size(config)
+  assert size == config.data.crop_size
+  got = styles.load_style_image(tmp_path / 'style.png', config, 'B')
+  want = np.asarray(Image.fromarray(pixels).resize((size * 96 // 64, size), Image.BILINEAR))
+  assert got.shape == (1, size, size * 96 // 64, 3)
+  np.testing.assert_array_equal(np.round((got[0] + 1) * 127.5), want)
+  config.eval.style_size = 48
+  assert styles.load_style_image(tmp_path / 'style.png', config, 'B').shape == (1, 48, 72, 3)

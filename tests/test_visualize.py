@@ -6,12 +6,27 @@ from PIL import Image
 from jaxgan import visualize
 
 
-def test_to_uint8_range_and_gray():
-  x = np.array([-1.0, 0.0, 1.0, 2.0]).reshape(1, 4, 1, 1)
+def test_to_uint8_truncates_as_the_official_tensor2im():
+  """(x + 1) / 2 * 255 in float32, then truncated (not rounded): 0 -> 127.5 -> 127."""
+  x = np.array([-1.0, -0.99, 0.0, 0.5, 1.0, 2.0]).reshape(1, 6, 1, 1)
   out = visualize.to_uint8(x)
-  assert out.dtype == np.uint8 and out.shape == (1, 4, 1, 3)
-  np.testing.assert_array_equal(out[0, :, 0, 0], [0, 128, 255, 255])
+  assert out.dtype == np.uint8 and out.shape == (1, 6, 1, 3)
+  np.testing.assert_array_equal(out[0, :, 0, 0], [0, 1, 127, 191, 255, 255])
   assert (out[..., 0] == out[..., 2]).all()  # gray: one value in all three channels
+  rs = np.random.RandomState(0)
+  x = rs.uniform(-1, 1, (64, 64, 3)).astype(np.float32)
+  official = ((x + 1) / 2.0 * 255.0).astype(np.uint8)  # util.tensor2im, float32 throughout
+  np.testing.assert_array_equal(visualize.to_uint8(x), official)
+
+
+def test_to_uint8_normalized_as_munit_save_image():
+  """MUNIT's test.py: save_image(normalize=True) stretches min..max to 0..255 and rounds."""
+  x = np.array([-0.5, 0.0, 0.5, 0.1]).reshape(1, 4, 1)
+  out = visualize.to_uint8_normalized(x)
+  # (x + 1) / 2 = .25 .5 .75 .55 -> (. - .25) / .5 = 0 .5 1 .6 -> * 255 + .5, truncated
+  np.testing.assert_array_equal(out[0, :, 0], [0, 128, 255, 153])
+  flat = visualize.to_uint8_normalized(np.full((2, 2, 3), 0.3))  # no range: 1e-5 floor
+  assert (flat == 0).all()
 
 
 def test_grid_rows_are_examples_columns_are_visuals():
@@ -26,7 +41,7 @@ def test_grid_rows_are_examples_columns_are_visuals():
   assert grid.shape == (n * h, 3 * w, 3) and grid.dtype == np.uint8
   assert (grid[:, :w] == 0).all()  # column 0: real_A
   assert (grid[h : 2 * h, w : 2 * w] == 255).all()  # row 1, column 1: fake_B[1]
-  assert (grid[:h, w : 2 * w] == 128).all()
+  assert (grid[:h, w : 2 * w] == 127).all()  # 0 -> 127.5, truncated as tensor2im
   assert (grid[2 * h :, 2 * w :] == 255).all() and (grid[:h, 2 * w :] == 0).all()
   assert visualize.make_grid({'x': real_b}, num=2).shape == (2 * h, w, 3)
 
