@@ -1,4 +1,4 @@
-"""Times a model's train step on the accelerator at hand; the work is in jaxgan/benchmark.py.
+r"""Times a model's train step on the accelerator at hand; the work is in jaxgan/benchmark.py.
 
   python benchmark.py --config=configs/cyclegan_horse2zebra.py --config.batch_size=16 \
       --config.compute_dtype=bfloat16 --out=bench.json
@@ -11,6 +11,7 @@ The step is timed on synthetic batches of the config's shapes already on the dev
 step timing imports no TensorFlow. docs/performance.md explains the numbers and holds measured ones.
 """
 
+import os
 import sys
 import tempfile
 
@@ -49,6 +50,7 @@ def main(argv):
     cli.fail(f'--min_block_s must be > 0, got {FLAGS.min_block_s}')
   if FLAGS.peak_tflops is not None and FLAGS.peak_tflops <= 0:
     cli.fail(f'--peak_tflops must be > 0, got {FLAGS.peak_tflops}')
+  os.environ.setdefault('JAXGAN_COMPILE_CACHE', '0')  # the compile time it reports is real
   cli.quiet_environment()
   from jaxgan import benchmark  # noqa: PLC0415 - imports JAX: after the flags
 

@@ -1,4 +1,4 @@
-"""Evaluates a model: translates a split or a folder; the work is in jaxgan/eval/.
+r"""Evaluates a model: translates a split or a folder; the work is in jaxgan/eval/.
 
   python eval.py --workdir=runs/demo                       # the run's config, newest checkpoint
   python eval.py --workdir=runs/demo --num_test=16 --out=/tmp/eval --step=2000
@@ -51,12 +51,14 @@ flags.DEFINE_bool(
   'batch norm running averages, no dropout (the official --eval); default: config.eval.eval_mode',
 )
 flags.DEFINE_integer('n_samples', None, 'BicycleGAN: random-z samples per input')
-flags.DEFINE_bool('sync', None, 'BicycleGAN: the same random z for every input')
+flags.DEFINE_bool(
+  'sync', None, 'the same random codes for every input (BicycleGAN: z; MUNIT: styles)'
+)
 flags.DEFINE_bool('no_encode', None, 'BicycleGAN: no encoded output (z = mu of E(B))')
 flags.DEFINE_integer('num_styles', None, 'MUNIT: random styles per input (config.eval.num_styles)')
 flags.DEFINE_string('style', None, 'MUNIT: an example image whose style every translation takes')
 flags.DEFINE_enum('style_domain', 'B', ['A', 'B'], 'MUNIT: the domain of the --style image')
-flags.DEFINE_bool('synchronized', None, 'MUNIT: the same random styles for every input')
+flags.DEFINE_alias('synchronized', 'sync')  # the official MUNIT test_batch.py's spelling
 flags.DEFINE_bool(
   'lpips', None, 'multimodal models: LPIPS diversity of the samples (config.eval.lpips_diversity)'
 )
@@ -94,6 +96,26 @@ def _earlier_fid(out):
     return json.loads((pathlib.Path(out) / 'metrics.json').read_text()).get('fid_kid')
   except (OSError, ValueError, AttributeError):
     return None
+
+
+def _given(key):
+  """Whether --config.<key> was given on the command line (with --workdir or --config)."""
+  return any(arg.startswith(f'--config.{key}=') or arg == f'--config.{key}' for arg in sys.argv)
+
+
+def _folder_size(config):
+  """At what size a folder's images are translated, in words."""
+  from jaxgan.data import transforms  # noqa: PLC0415
+
+  data = config.data
+  if data.preprocess == 'none':
+    return "at each image's own size (padded for the net where needed, cropped back)"
+  height, width = transforms.output_shape(data)
+  size = f'at {height}x{width}' if height else 'resized'
+  return (
+    f'{size} (data.preprocess {data.preprocess}, as the official test.py; '
+    "--config.data.preprocess=none keeps each image's size)"
+  )
 
 
 def _check_out(out):
@@ -148,6 +170,8 @@ def main(argv):
   if FLAGS.weights and not FLAGS.out:
     cli.fail('--weights needs --out=DIR for the results')
   cli.quiet_environment()
+  source = FLAGS.workdir or ', '.join(FLAGS.weights)
+  cli.starting('eval.py', f'{source} -> {FLAGS.folder or "its test split"}')
   import jaxgan.eval as eval_lib  # noqa: PLC0415 - imports JAX and TensorFlow: after flags
   from jaxgan import metrics  # noqa: PLC0415
   from jaxgan.port import states  # noqa: PLC0415
@@ -163,6 +187,7 @@ def main(argv):
         step=FLAGS.step,
         overrides=cli.WORKDIR_OVERRIDES,
       )
+      print(f'restored step {step} of {FLAGS.workdir} ({config.model} {config.name!r})', flush=True)
     else:
       config = FLAGS.config
       cli.check_model(FLAGS.model, config)
@@ -172,15 +197,22 @@ def main(argv):
       config.eval.split = FLAGS.split
     if FLAGS.eval_mode is not None:
       config.eval.eval_mode = FLAGS.eval_mode
-    for option in ('n_samples', 'sync', 'no_encode'):
+    for option in ('n_samples', 'no_encode'):
       if FLAGS[option].value is not None:
         config.eval[option] = FLAGS[option].value
+    if FLAGS.sync is not None:  # one flag, the key each model's sampling reads
+      styles = getattr(models.get(config.model), 'EVALUATION', '') == 'styles'
+      config.eval['synchronized' if styles else 'sync'] = FLAGS.sync
     if FLAGS.lpips is not None:
       config.eval.lpips_diversity = FLAGS.lpips
     model = models.get(config.model)
-    for key in ('num_styles', 'style', 'style_domain', 'synchronized'):  # MUNIT's sampling
+    for key in ('num_styles', 'style', 'style_domain'):  # MUNIT's sampling
       if FLAGS[key].present:
         config.eval[key] = FLAGS[key].value
+    if FLAGS.folder and FLAGS.output_only and not _given('data.preprocess'):
+      config.data.preprocess = 'none'  # translations for use: each image keeps its size
+    if FLAGS.folder:
+      print(f'translating {FLAGS.folder} {_folder_size(config)}', flush=True)
     out = FLAGS.out or f'{FLAGS.workdir}/eval/{config.eval.split}_{step}'
     _check_out(out)
     earlier = _earlier_fid(out)

@@ -1,4 +1,4 @@
-"""Exports a trained net; the work is in jaxgan/export_lib.py.
+r"""Exports a trained net; the work is in jaxgan/export_lib.py.
 
   python export.py --workdir=runs/h2z --net=G_A --format=pth --out=latest_net_G_A.pth
   python export.py --workdir=runs/h2z --net=G_A --format=jax --out=G_A.jax --step=20000
@@ -38,6 +38,7 @@ def main(argv):
   if FLAGS.format not in FORMATS:
     cli.fail(f'unknown --format={FLAGS.format!r}; known: {", ".join(FORMATS)}')
   cli.quiet_environment()
+  cli.starting('export.py', f'{FLAGS.net} of {FLAGS.workdir} as {FLAGS.format}')
   import jaxgan.eval as eval_lib  # noqa: PLC0415 - imports JAX: after the flags
   from configs import common  # noqa: PLC0415 - the options a run older than them lacks
   from jaxgan import export_lib  # noqa: PLC0415

@@ -1,11 +1,15 @@
-"""Trains a model: the loop is jaxgan/train_lib.py, the settings a Python config.
+r"""Trains a model: the loop is jaxgan/train_lib.py, the settings a Python config.
 
   python train.py --model=pix2pix --workdir=runs/facades
   python train.py --model=cyclegan --config=configs/cyclegan_shapes.py --workdir=runs/shapes \
       --config.batch_size=4
 
 Without --config, a model trains with the paper's settings: pix2pix with
-configs/pix2pix_facades.py, cyclegan with configs/cyclegan_horse2zebra.py. With --config,
+configs/pix2pix_facades.py, cyclegan with configs/cyclegan_horse2zebra.py, bicyclegan with
+configs/bicyclegan_edges2shoes.py, munit with configs/munit_edges2shoes.py. Your own data:
+--config.data.dataroot=DIR (the official layouts: DIR/trainA, DIR/trainB for the unpaired
+models; DIR/train/ of A|B pairs side by side for the paired ones); the run is then named after
+DIR unless --config.name is given. With --config,
 --model may be left out; when given it must name the config's model. A config file takes an
 argument after a colon (`configs/pix2pix_shapes.py:tiny`); any key can be overridden
 (`--config.data.load_size=143`). Re-running the same command resumes from the workdir's
@@ -42,9 +46,11 @@ FLAGS = flags.FLAGS
 def main(argv):
   cli.quiet_logging()
   config = cli.run_config(argv, FLAGS.model, FLAGS.config)
+  cli.name_after_own_data(config, sys.argv)
   if not FLAGS.workdir:
     cli.fail('give --workdir=DIR, the directory for checkpoints, samples and logs')
   cli.quiet_environment()
+  cli.starting('train.py', f'{config.model} {config.name!r} in {FLAGS.workdir}')
   from jaxgan import train_lib  # noqa: PLC0415 - imports JAX and TensorFlow: after the flags
 
   try:

@@ -15,6 +15,7 @@ def get_config(arg=None):
   config = common.get_config()
   config.model = 'pix2pix'
   config.name = 'facades_pix2pix'
+
   # Official pix2pix defaults (Pix2PixModel.modify_commandline_options) and the script's flags.
   config.netG = 'unet_256'
   config.norm = 'batch'

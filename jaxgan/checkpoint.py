@@ -129,7 +129,7 @@ class Checkpointer:
       enable_async_checkpointing=async_save,
     )
     self._read_only = read_only
-    self._warned = set()
+    self._warned, self._saved = set(), set()
     self._manager = None
     self._open()
 
@@ -152,7 +152,8 @@ class Checkpointer:
     on stderr and skipped."""
     steps = []
     for step in sorted(self._manager.all_steps()):
-      if _complete(self.directory / str(step)):
+      # A step this process saved is orbax's to finish (an async save is on its way to disk).
+      if step in self._saved or _complete(self.directory / str(step)):
         steps.append(step)
       elif step not in self._warned and (self.directory / str(step)).exists():
         self._warned.add(step)
@@ -165,7 +166,11 @@ class Checkpointer:
     return steps
 
   def incomplete_steps(self):
-    return sorted(s for s in self._manager.all_steps() if not _complete(self.directory / str(s)))
+    return sorted(
+      s
+      for s in self._manager.all_steps()
+      if s not in self._saved and not _complete(self.directory / str(s))
+    )
 
   def save(self, step, state):
     """Saves `state` as checkpoint `step` (asynchronously unless async_save=False)."""
@@ -174,6 +179,7 @@ class Checkpointer:
       for name, leaf in _named_leaves(state)
     }
     self._manager.save(int(step), args=ocp.args.StandardSave(flat), force=True)
+    self._saved.add(int(step))
 
   def restore(self, template, step=None):
     """Restores checkpoint `step` (default: the newest) into the structure of `template`.

@@ -18,12 +18,32 @@ CONFIGS = pathlib.Path(__file__).resolve().parents[1] / 'configs'
 
 
 def quiet_environment():
-  """Keeps TensorFlow's start-up notices off stderr; call before TensorFlow is imported.
+  """Keeps TensorFlow's start-up notices off stderr and turns on JAX's persistent compilation
+  cache; call before JAX and TensorFlow are imported.
 
-  TensorFlow only feeds data here, so its oneDNN kernels are not worth their notice.
+  TensorFlow only feeds data here, so its oneDNN kernels are not worth their notice. The cache
+  (`compile_cache_dir`) keeps every program that took a second or more to compile, so a resumed
+  run, a second eval.py or export.py of the same run loads its programs instead of compiling
+  them again (JAX_COMPILATION_CACHE_DIR chooses another folder, JAXGAN_COMPILE_CACHE=0 none).
   """
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+  if os.environ.get('JAXGAN_COMPILE_CACHE', '1') != '0':
+    os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', str(compile_cache_dir()))
+    os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '1')
+
+
+def compile_cache_dir() -> pathlib.Path:
+  """$JAXGAN_CACHE_DIR/xla, else $XDG_CACHE_HOME/jaxgan/xla, else ~/.cache/jaxgan/xla."""
+  if os.environ.get('JAXGAN_CACHE_DIR'):
+    return pathlib.Path(os.environ['JAXGAN_CACHE_DIR']) / 'xla'
+  base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+  return pathlib.Path(base) / 'jaxgan' / 'xla'
+
+
+def starting(command, what):
+  """The first line a command prints, before the seconds of importing JAX and TensorFlow."""
+  print(f'{command}: {what}; loading JAX and TensorFlow', flush=True)
 
 
 def quiet_logging():
@@ -59,13 +79,46 @@ def _config_error(e, argv):
     key = text.splitlines()[0].strip('"\' ') if text.strip() else '?'
     given = [a.split('=', 1)[0] for a in argv if a.startswith('--config.') and key in a]
     hint = re.search(r'Did you mean "([^"]+)"', text)
+    if hint:
+      hint = hint[1]
+    else:
+      try:
+        hint = _suggest(given[0].removeprefix('--config.') if given else key)
+      except Exception:  # noqa: BLE001 - a hint must never replace the error it helps
+        hint = None
     return f'unknown config key {given[0] if given else key}' + (
-      f' (did you mean {hint[1]}?)' if hint else ''
+      f' (did you mean {hint}?)' if hint else ''
     )
   lines = [line.strip() for line in str(e).splitlines() if line.strip()]
   if len(lines) > 1 and ('parsing config file' in lines[0] or 'loading config' in lines[0]):
     return f'{lines[0].rstrip(":")} {lines[-1]}'  # the cause is the traceback's last line
   return lines[0] if lines else type(e).__name__
+
+
+def _suggest(key):
+  """The known config key closest to a mistyped one (`data.root` -> `data.dataroot`), or None:
+  a key that ends as the typed one does, else difflib's closest in the same section."""
+  import difflib  # noqa: PLC0415
+  import importlib  # noqa: PLC0415
+
+  from configs import common  # noqa: PLC0415
+
+  known, stack = [], [('', common.get_config())]
+  for name in models.names():
+    module = importlib.import_module(f'configs.{models.default_config(name).removesuffix(".py")}')
+    stack.append(('', module.get_config()))
+  while stack:
+    prefix, node = stack.pop()
+    for k, v in node.items():
+      if hasattr(v, 'items'):
+        stack.append((f'{prefix}{k}.', v))
+      else:
+        known.append(f'{prefix}{k}')
+  section, _, leaf = key.rpartition('.')
+  same = sorted({k for k in known if k.rpartition('.')[0] == section})
+  ending = [k for k in same if k.rpartition('.')[2].endswith(leaf) and leaf]
+  close = ending if len(ending) == 1 else difflib.get_close_matches(key, same, n=1, cutoff=0.6)
+  return close[0] if close else None
 
 
 def parse_flags(argv):
@@ -116,6 +169,16 @@ def run_config(argv, model, config):
     fail(f'give --model ({" | ".join(models.names())}) or --config=configs/<name>.py')
   check_model(model, config)
   return config
+
+
+def name_after_own_data(config, argv):
+  """Own data (--config.data.dataroot given, --config.name not): the run is named after the
+  folder, not after the paper config's dataset (its console line, pages and sample titles)."""
+  given = {a.split('=', 1)[0] for a in argv if a.startswith('--config.')}
+  if '--config.data.dataroot' in given and '--config.name' not in given:
+    name = pathlib.PurePath(str(config.data.dataroot).rstrip('/\\')).name
+    if name:
+      config.name = name
 
 
 def check_model(model, config):

@@ -368,7 +368,10 @@ class _ProgressBar:
     if self.bar is None:
       jax.block_until_ready(metrics)  # the first step compiles the program
       if self.enabled:
-        tqdm.tqdm.write(f'  first step (compiling the train step): {time.time() - self.t0:.1f}s')
+        tqdm.tqdm.write(
+          f'  first step (compiling the train step, or loading it from the compilation cache): '
+          f'{time.time() - self.t0:.1f}s'
+        )
       self.bar = tqdm.tqdm(
         total=self.total,
         initial=step,
@@ -442,21 +445,8 @@ def _train(config, workdir, on_step):
   start = ckpt.latest_step() or 0
   if start:
     _check_config_change(config, workdir, primary)
-  if start:
-    template = jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), jax.eval_shape(create)
-    )
-    state, start = ckpt.restore_intact(template, set_aside=True)
-  else:
-    state = fresh_state(config, create, rep, init_from)
-  checkpoint.save_config(workdir, config)
-
-  step_fn = parallel.compile_train_step(_finite_checked(model.train_step), state, mesh)
-  sample_fn = jax.jit(model.sample, out_shardings=rep)
-  held_out = parallel.replicate(held_out, mesh)
   web_dir = workdir / 'web'
-  writer = visualize.Writer(workdir / 'tensorboard', enabled=primary)
-  if primary:
+  if primary:  # before the seconds of building (or restoring) the state and compiling
     print(
       f'{config.model} {config.name}: {dataset.num_examples} training examples'
       f'{" (decoded and resized once, held in memory)" if dataset.in_memory else ""}, '
@@ -470,6 +460,20 @@ def _train(config, workdir, on_step):
       f'  TensorBoard: tensorboard --logdir {workdir / "tensorboard"}',
       flush=True,
     )
+
+  if start:
+    template = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), jax.eval_shape(create)
+    )
+    state, start = ckpt.restore_intact(template, set_aside=True)
+  else:
+    state = fresh_state(config, create, rep, init_from)
+  checkpoint.save_config(workdir, config)
+
+  step_fn = parallel.compile_train_step(_finite_checked(model.train_step), state, mesh)
+  sample_fn = jax.jit(model.sample, out_shardings=rep)
+  held_out = parallel.replicate(held_out, mesh)
+  writer = visualize.Writer(workdir / 'tensorboard', enabled=primary)
 
   def log(step, metrics):
     values = {k: float(v) for k, v in jax.device_get(metrics).items() if k != _FINITE}

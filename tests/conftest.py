@@ -121,6 +121,23 @@ def pytest_collection_modifyitems(items):
   items.sort(key=lambda item: key[item.nodeid])
 
 
+_ANNOUNCED = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+  """One line before the first dot, which the longest tests (first) keep away for minutes."""
+  if _ANNOUNCED:
+    return
+  _ANNOUNCED.append(True)
+  longest = max(LONG_UNITS.values())
+  writer = node.config.get_terminal_writer()
+  writer.line(
+    f'{len(ids)} tests, the longest first: the first dots come after a minute or two '
+    f'(the longest unit takes about {longest} s on 2 cores)'
+  )
+
+
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which `-p no:xdist` leaves out
 def pytest_xdist_make_scheduler(config, log):
   """xdist's scope scheduler (a scope's tests go to one worker, scopes in collection order,

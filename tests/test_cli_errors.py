@@ -41,7 +41,12 @@ def test_unknown_nested_config_key(tmp_path):
     '--config.data.size=3',
     f'--workdir={tmp_path}',
   )
-  assert line == 'error: unknown config key --config.data.size'
+  assert line == 'error: unknown config key --config.data.size (did you mean data.load_size?)'
+
+
+def test_a_mistyped_key_gets_the_key_it_meant(tmp_path):
+  line = _run('train.py', '--model=cyclegan', '--config.data.root=x', f'--workdir={tmp_path}')
+  assert line == 'error: unknown config key --config.data.root (did you mean data.dataroot?)'
 
 
 def test_bad_option_value_type(tmp_path):

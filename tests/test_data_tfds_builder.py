@@ -17,6 +17,13 @@ class Pix2pixBuilderTest(tfds.testing.DatasetBuilderTestCase):
   SPLITS = SPLITS
   SKIP_CHECKSUMS = True  # the archives' checksums cannot be recorded offline
 
+  def test_session(self, *args, **kwargs):
+    return super().test_session(*args, **kwargs)
+
+  # tf.test.TestCase's session helper (tfds uses it) is named like a test: not one for pytest,
+  # which would list it as a skip from inside TensorFlow.
+  test_session.__test__ = False
+
   @classmethod
   def setUpClass(cls):
     cls._example_dir = tempfile.TemporaryDirectory()

@@ -22,6 +22,9 @@ OFFICIAL = {
   'model': 'which model: pix2pix | cyclegan | bicyclegan | munit',
   'name': "the experiment's name (page titles, sample grids)",
   'seed': 'seeds the nets, the data order and every random draw of the run',
+  'lr': "Adam's initial learning rate (official --lr)",
+  'netG': 'generator: resnet_9blocks | resnet_6blocks | unet_256 | unet_128 | unet_<N>',
+  'nz': 'BicycleGAN: length of the latent code z',
   'beta1': "Adam's first-moment decay",
   'beta2': "Adam's second-moment decay",
   'epoch_count': 'the epoch the linear policy counts from (official --epoch_count)',
@@ -108,22 +111,136 @@ def _comment(code):
 
 
 def descriptions(path):
-  """{dotted key: comment} of a config file's assignments."""
-  out, above = {}, []
+  """{dotted key: comment} of a config file's assignments: the comment at the end of the line,
+  else the comment lines just above it, unless they open a section (a blank line, a `def` or a
+  docstring before them: 'Networks (...)', 'Objectives.' head a group, not one key); not in
+  the variants' functions (shrink)."""
+  out, above, previous, function = {}, [], '', None
   for line in path.read_text().splitlines():
     stripped = line.strip()
-    if stripped.startswith('#'):
-      above.append(stripped.lstrip('#').strip())
+    if line.startswith('def '):
+      function = line[4:].split('(')[0]
+    # Not a variant's assignments (shrink: the tiny variant): they describe the variant.
+    if function == 'shrink':
+      previous, above = stripped, []
       continue
+    if stripped.startswith('#'):
+      if not above and (not previous or previous.startswith('def ') or previous.endswith('"""')):
+        above = [None]  # a section heading: describes no single key
+      elif above != [None]:
+        above.append(stripped.lstrip('#').strip())
+      previous = stripped
+      continue
+    previous = stripped
     match = _ASSIGN.match(line)
     if match:
       owner, key, rest = match.groups()
       prefix = 'data.' if owner == 'data' else owner.removeprefix('config').lstrip('.')
       prefix = f'{prefix}.' if prefix and not prefix.endswith('.') else prefix
-      text = _comment(rest) or ' '.join(above)
+      text = _comment(rest) or ('' if above == [None] else ' '.join(above))
       if text:
         out.setdefault(f'{prefix}{key}', text)
     above = []
+  return out
+
+
+# Keys the shared training loop (train_lib) reads for every model, whatever its step reads.
+LOOP_KEYS = {
+  'model', 'name', 'seed', 'batch_size', 'compute_dtype', 'remat', 'init_from', 'num_steps',
+  'n_epochs', 'n_epochs_decay', 'log_every', 'sample_every', 'checkpoint_every',
+  'keep_checkpoints', 'allow_config_change', 'num_samples',
+}  # fmt: skip
+
+
+def read_keys(name):
+  """The top-level and gen./dis. keys model `name`'s create and train step read, traced (no
+  compile) on its default config's tiny variant: every ConfigDict lookup is recorded, except
+  the whole-config copies (freezing, comparing) that read every key."""
+  import importlib  # noqa: PLC0415
+
+  import jax  # noqa: PLC0415
+  import numpy as np  # noqa: PLC0415
+  from ml_collections.config_dict import config_dict as cd  # noqa: PLC0415
+
+  model = models.get(name)
+  module = importlib.import_module(f'configs.{models.default_config(name).removesuffix(".py")}')
+  config = module.get_config('tiny')
+  sections = {}
+
+  def index(node, prefix=''):
+    sections[frozenset(node.keys())] = prefix
+    for key, value in node.items():
+      if isinstance(value, cd.ConfigDict):
+        index(value, f'{prefix}{key}.')
+
+  index(config)
+  seen, recording = set(), [False]
+  original = cd.ConfigDict.__getitem__
+
+  def getitem(self, key):
+    if recording[0] and isinstance(key, str) and '.' not in key:
+      prefix = sections.get(frozenset(self._fields))
+      if prefix is not None:
+        seen.add(prefix + key)
+    return original(self, key)
+
+  def paused(method):
+    def run(*args, **kwargs):
+      was, recording[0] = recording[0], False
+      try:
+        return method(*args, **kwargs)
+      finally:
+        recording[0] = was
+
+    return run
+
+  wholes = [
+    (cls, name)
+    for cls in (cd.ConfigDict, cd.FrozenConfigDict)
+    for name in (
+      '__init__',
+      'items',
+      'values',
+      'to_dict',
+      'copy_and_resolve_references',
+      '__deepcopy__',
+      '__eq__',
+      '__hash__',
+    )  # fmt: skip
+    if name in cls.__dict__ and not (cls is cd.ConfigDict and name == '__init__')
+  ]
+  saved = {(cls, n): cls.__dict__[n] for cls, n in wholes}
+  cd.ConfigDict.__getitem__ = getitem
+  for (cls, n), method in saved.items():
+    setattr(cls, n, paused(method))
+  try:
+    recording[0] = True
+    state = jax.eval_shape(lambda: model.create(config, jax.random.PRNGKey(0), 10))
+    d = config.data
+    size = d.synthetic_size if d.source == 'synthetic' else d.crop_size
+    batch = {
+      k: np.zeros((config.batch_size, size, size, nc), np.float32)
+      for k, nc in (('A', d.input_nc), ('B', d.output_nc))
+    }
+    jax.eval_shape(model.train_step, state, batch)
+  finally:
+    recording[0] = False
+    cd.ConfigDict.__getitem__ = original
+    for (cls, n), method in saved.items():
+      setattr(cls, n, method)
+  return seen
+
+
+def unread_keys():
+  """{model: keys of its default config that it never reads but another model does}: the
+  other models' options, shown apart so that no one tunes a key that changes nothing."""
+  read = {name: read_keys(name) for name in models.names()}
+  out = {}
+  for name in models.names():
+    others = set().union(*(keys for other, keys in read.items() if other != name))
+    out[name] = {
+      k for k in others - read[name] - LOOP_KEYS if '.' not in k or k[:4] in ('gen.', 'dis.')
+    }
   return out
 
 
@@ -153,6 +270,7 @@ def render():
     '`python tools/config_keys.py > docs/config.md`.',
   ]
   shared = descriptions(ROOT / 'configs' / 'common.py')
+  unread = unread_keys()
   seen = set()
   for model in models.names():
     file = models.default_config(model)
@@ -169,8 +287,19 @@ def render():
       '| key | default | |',
       '| --- | --- | --- |',
     ]
+    skipped = []
     for key, value in _flat(config):
+      if key in unread[model]:
+        skipped.append(key)
+        continue
       lines.append(f'| `{key}` | `{_cell(repr(value))}` | {_cell(notes.get(key, ""))} |')
+    if skipped:
+      lines += [
+        '',
+        f'Also in this config, for the other models; {model} does not read them: '
+        + ', '.join(f'`{k}`' for k in skipped)
+        + '.',
+      ]
   return '\n'.join(lines) + '\n'
 
 

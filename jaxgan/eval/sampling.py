@@ -77,6 +77,7 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
   page = visualize.HtmlPage(title)
   inputs, targets, encoded, randoms, count = [], [], [], [], 0
   with core.page_kept_on_interrupt(out_dir, None if output_only else page):
+    bar = core.progress_bar('sampling')
     for batch in dataset.batches():
       path = batch['A_paths'][0]
       if not path:
@@ -101,6 +102,7 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
       name = os.path.splitext(os.path.basename(path))[0] or f'{count:05d}'
       if output_only:
         count += 1
+        bar.update()
         for k, out in enumerate(outs):
           file = core.output_path(out_dir, name if k == 0 else f'{name}_s{k}')
           visualize.save_png(file, visualize.to_uint8(out))
@@ -127,6 +129,8 @@ def evaluate(config, state, out_dir, *, num_test=None, output_only=False):
       encoded.append(columns.get('encoded'))
       randoms.append(outs)
       count += 1
+      bar.update()
+  bar.close()
   if count == 0:
     raise errors.InputError(f'no images to sample in split {config.eval.split!r}')
   if output_only:

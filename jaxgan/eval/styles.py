@@ -147,6 +147,7 @@ def evaluate(
       shared = munit.random_style(config, key, num_styles)[None]  # [1, S, 1, 1, d]
       page.add_header(f'{d[0]} -> {d[-1]}' + (f' (style of {style})' if guided else ''))
       inputs, outputs, targets, count = [], [], [], 0
+      bar = core.progress_bar(f'translating {d}')
       for index, batch in enumerate(batches):
         paths = batch[f'{source}_paths']
         if not paths[0] or (num_test and count >= num_test):
@@ -161,6 +162,7 @@ def evaluate(
         fakes = translate(state, image, styles)[0]
         name = core.image_name(paths[0], count)
         count += 1
+        bar.update()
         in_name, out_name = f'real_{DOMAINS[d][0]}', f'fake_{domain}'
         if output_only:
           base = core.output_path(out_dir, name, d if len(directions) > 1 else None)
@@ -186,6 +188,7 @@ def evaluate(
         page.add_images(files, captions, width=128)
         inputs.append(image[0])
         outputs.append(fakes)
+      bar.close()
       if count == 0:
         raise errors.InputError(
           f'no images to translate in {folder or f"split {config.eval.split!r}"}'

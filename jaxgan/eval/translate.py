@@ -78,6 +78,7 @@ def translate_all(
       image_dir = out_dir / 'images' / d
       page.add_header(f'{d[0]} -> {d[-1]} ({gens[d]})')
       inputs, outputs, targets, count = [], [], [], 0
+      bar = core.progress_bar(f'translating {d}')
       for batch in dataset.batches():
         paths = batch[f'{source}_paths']
         keep = np.array([bool(p) for p in paths])  # b'' marks the padding of the last batch
@@ -93,6 +94,7 @@ def translate_all(
         for i in np.flatnonzero(keep):
           name = core.image_name(paths[i], count)
           count += 1
+          bar.update()
           if output_only:
             path = core.output_path(out_dir, name, d if len(passes) > 1 else None)
             visualize.save_png(path, visualize.to_uint8(fake[i]))
@@ -112,6 +114,7 @@ def translate_all(
             inputs.append(batch[source][i])
             outputs.append(fake[i])
             targets.append(batch[target][i])
+      bar.close()
       if count == 0:
         raise errors.InputError(
           f'no images to translate in {folder or f"split {config.eval.split!r}"}'
