@@ -6,6 +6,7 @@ import pathlib
 import sys
 
 import jax
+import numerics
 import numpy as np
 import pytest
 import scripts
@@ -225,9 +226,10 @@ def test_official_weights_load_and_sample(parity_dir):
   state = eval_lib.load_weights(config, weights)
   x = nchw_to_nhwc(g.inputs['x'])
   y = jax.jit(bicyclegan.generate)(state, x, g.inputs['z'])
-  np.testing.assert_allclose(nhwc_to_nchw(np.asarray(y)), g.outputs['y'], atol=1e-5)
+  # Outputs of scale <= 1 (tanh; mu of a small net): numerics.NETWORK bounds the difference.
+  np.testing.assert_allclose(nhwc_to_nchw(np.asarray(y)), g.outputs['y'], atol=numerics.NETWORK)
   mu = jax.jit(bicyclegan.encode)(state, nchw_to_nhwc(e.inputs['x']))
-  np.testing.assert_allclose(np.asarray(mu), e.outputs['mu'], atol=1e-5)
+  np.testing.assert_allclose(np.asarray(mu), e.outputs['mu'], atol=numerics.NETWORK)
 
 
 def test_a_folder_is_translated_once_per_image(tmp_path):

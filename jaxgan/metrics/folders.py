@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -164,6 +165,9 @@ def evaluate_features(
     results['fid'] = None
     results['notes'].append(few[0])
   else:
+    dim = real.shape[1]
+    if dim >= 512:  # seconds of one core: say so rather than sit silent
+      print(f'FID: the square root of a {dim} x {dim} matrix (~20 s at 2048)', file=sys.stderr)
     results['fid'] = fid_lib.fid_from_features(real, fake, allow_few=True, names=names)
     if few:
       results['notes'].append('FID computed from fewer images than features (allowed): biased')
