@@ -31,6 +31,14 @@ def quiet_environment():
   if os.environ.get('JAXGAN_COMPILE_CACHE', '1') != '0':
     os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', str(compile_cache_dir()))
     os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '1')
+    if 'jax' in sys.modules:  # imported already (--model's module): JAX read its environment
+      import jax  # noqa: PLC0415
+
+      jax.config.update('jax_compilation_cache_dir', os.environ['JAX_COMPILATION_CACHE_DIR'])
+      jax.config.update(
+        'jax_persistent_cache_min_compile_time_secs',
+        float(os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS']),
+      )
 
 
 def compile_cache_dir() -> pathlib.Path:
