@@ -95,6 +95,10 @@ LONG_UNITS = {
   'test_bicyclegan.py::test_latent_loss_leaves_E_gradient_zero': 17,
   'test_eval.py::test_eval_py_with_official_weights_and_a_folder': 17,
   'test_cli_errors.py::test_missing_dataset_folder_says_how_to_get_it': 13,
+  'test_reliability.py': 25,
+  'test_configs.py': 20,
+  'test_hostile_files.py': 15,
+  'test_data_synthetic.py': 15,
 }
 
 

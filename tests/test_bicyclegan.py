@@ -1,5 +1,5 @@
 """BicycleGAN: the KL term, the half-batch split, E frozen under the latent loss, bad input,
-the mode metrics, and one tiny end-to-end run (train.py, eval.py) per variant."""
+the mode metrics; every variant traced (the end-to-end runs: test_bicyclegan_end_to_end.py)."""
 
 import math
 import pathlib
@@ -151,13 +151,16 @@ def test_odd_batch_is_one_clear_error():
   bicyclegan.check_batch_size(16, num_devices=8)
 
 
-def test_variants_build_the_nets_they_need():
+def test_variants_build_the_nets_they_need_and_trace_their_step():
+  """Every variant's nets and train step (traced, not compiled: the end-to-end runs through
+  train.py take the official and pix2pix+noise variants, tests/test_bicyclegan_end_to_end.py)."""
   nets = {}
   for variant in bicyclegan_shapes.VARIANTS:
     config = _config(variant)
-    nets[variant] = set(
-      jax.eval_shape(lambda c=config: bicyclegan.create(c, jax.random.PRNGKey(0), 1)).params
-    )
+    state = jax.eval_shape(lambda c=config: bicyclegan.create(c, jax.random.PRNGKey(0), 1))
+    nets[variant] = set(state.params)
+    _, metrics = jax.eval_shape(bicyclegan.train_step, state, _batch())
+    assert set(metrics) >= {f'loss_{n}' for n in bicyclegan.LOSSES}, variant
   assert nets == {
     'bicyclegan': {'G', 'E', 'D', 'D2'},
     'pix2pix_noise': {'G', 'D'},
