@@ -6,7 +6,7 @@ import pytest
 from configs import common
 from jaxgan import data as jdata
 from jaxgan import errors
-from jaxgan.data import synthetic, synthetic_common
+from jaxgan.data import pixels, synthetic, synthetic_common
 from jaxgan.metrics import ground_truth
 
 
@@ -101,7 +101,8 @@ def test_ground_truth_applies_direction_and_channels():
   truth = synthetic.ground_truth(config, 'test')
   test = synthetic.images(config, 'test')
   assert truth['A'].shape == (16, 32, 32, 1) and truth['B'].shape == (16, 32, 32, 3)
-  scale = lambda x: (x.astype(np.float32) - 127.5) / 127.5
+  # The official ToTensor + Normalize(0.5, 0.5), each step rounded in float32.
+  scale = lambda x: (x.astype(np.float32) / np.float32(255) - np.float32(0.5)) / np.float32(0.5)
   np.testing.assert_array_equal(truth['B'], scale(test['A']))
   np.testing.assert_array_equal(truth['A'][..., 0], scale(synthetic.luma(test['B'])))
 
@@ -138,7 +139,7 @@ def test_pipeline_train_stream_is_deterministic_and_augmented():
   assert first['A'].shape == (4, 32, 32, 3)
   np.testing.assert_array_equal(first['A'], again['A'])
   # Jitter: a resized and cropped image is not any of the raw images.
-  raw = (synthetic.images(config, 'train')['A'] - 127.5) / 127.5
+  raw = pixels.normalize(synthetic.images(config, 'train')['A'])
   assert not any(np.array_equal(first['A'][0], x) for x in raw)
 
 

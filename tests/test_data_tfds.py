@@ -11,6 +11,7 @@ from PIL import Image
 from configs import common
 from jaxgan import data as jdata
 from jaxgan import errors
+from jaxgan.data import pixels
 
 
 @pytest.fixture(scope='module')
@@ -65,16 +66,15 @@ def test_pix2pix_source_pairs_and_eval_paths(data_dir):
   for _ in range(4):
     batch = next(batches)
     assert batch['A'].shape == (2, 8, 8, 3)
-    np.testing.assert_array_equal(batch['A'], -batch['B'])  # shared crop and flip
+    # Shared crop and flip: B = 255 - A maps to -A up to one float32 rounding (official maths).
+    np.testing.assert_allclose(batch['A'], -batch['B'], rtol=0, atol=2**-23)
 
   config.data.preprocess = 'none'
   dataset = _build(config, 'val', False)
   (batch,) = list(dataset.batches())
   assert list(batch['A_paths']) == [b'facades/val/1.png', b'facades/val/2.png']
   # Pixels as PIL splits the side-by-side image (official AlignedDataset), no preprocessing.
-  np.testing.assert_array_equal(
-    batch['A'][0], (ab_pair(3)[:, :16].astype(np.float32) - 127.5) / 127.5
-  )
+  np.testing.assert_array_equal(batch['A'][0], pixels.normalize(ab_pair(3)[:, :16]))
 
 
 def test_cycle_gan_source_unaligned_decodes_as_pil(data_dir):

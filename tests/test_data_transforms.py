@@ -7,7 +7,7 @@ from PIL import Image
 
 from configs import common
 from jaxgan import errors
-from jaxgan.data import transforms
+from jaxgan.data import pixels, transforms
 
 
 def _data(**overrides):
@@ -157,6 +157,21 @@ def test_transform_names_the_image_smaller_than_the_crop():
 def test_normalize_maps_to_minus_one_one():
   x = transforms.normalize(tf.constant([0, 255, 128], tf.uint8)).numpy()
   np.testing.assert_allclose(x, [-1.0, 1.0, 128 / 127.5 - 1], atol=1e-7)
+
+
+def test_normalize_is_the_official_totensor_normalize_bit_for_bit():
+  """(x / 255 - 0.5) / 0.5 in float32, each step rounded as torch rounds it, for every value,
+  eagerly, in tf.data and in a tf.function (the real pipeline is checked against
+  pixels.normalize in test_data_tfds.py and test_data_folders.py)."""
+  values = np.arange(256, dtype=np.uint8)
+  x = values.astype(np.float32)
+  official = (x / np.float32(255) - np.float32(0.5)) / np.float32(0.5)
+  np.testing.assert_array_equal(pixels.normalize(values), official)
+  eager = transforms.normalize(tf.constant(values)).numpy()
+  mapped = next(iter(tf.data.Dataset.from_tensors(values).map(transforms.normalize))).numpy()
+  traced = tf.function(transforms.normalize)(tf.constant(values)).numpy()  # grappler's rewrites
+  for got in (eager, mapped, traced):
+    assert got.dtype == np.float32 and np.array_equal(got, official)
 
 
 @pytest.mark.parametrize(

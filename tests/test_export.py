@@ -21,6 +21,7 @@ from test_eval import _state  # noqa: E402
 import jaxgan.eval as eval_lib  # noqa: E402
 from configs import bicyclegan_shapes, cyclegan_shapes, munit_shapes, pix2pix_shapes  # noqa: E402
 from jaxgan import checkpoint, export_lib, models, port, torch_file  # noqa: E402
+from jaxgan.data import pixels  # noqa: E402
 from jaxgan.errors import ConfigError  # noqa: E402
 from jaxgan.models import munit  # noqa: E402
 
@@ -152,7 +153,7 @@ def test_pix2pix_program_returns_what_eval_writes(tmp_path):
   eval_lib.evaluate(config, state, tmp_path / 'eval', folder=str(folder), output_only=True)
   program = _load('jax', export_lib.export(config, state, 'G', 'jax', tmp_path / 'G.jax'))
   read = np.stack([np.asarray(Image.open(folder / f'{i}.png')) for i in range(3)])
-  got = program((read.astype(np.float32) - 127.5) / 127.5)
+  got = program(pixels.normalize(read))
   for i in range(3):
     want = np.asarray(Image.open(tmp_path / 'eval' / f'{i}.png')).astype(int)
     png = np.round((np.clip(got[i], -1, 1) + 1) * 127.5).astype(int)

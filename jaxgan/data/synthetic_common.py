@@ -9,6 +9,8 @@ import hashlib
 
 import numpy as np
 
+from jaxgan.data import pixels
+
 SHAPES = ('circle', 'square', 'triangle')
 COLOURS = np.array(
   [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255], [0, 255, 255]],
@@ -47,7 +49,7 @@ def to_model(images_uint8, channels):
   x = images_uint8
   if channels == 1:
     x = luma(x)[..., None]
-  return (x.astype(np.float32) - 127.5) / 127.5
+  return pixels.normalize(x)  # bit for bit the official ToTensor + Normalize(0.5, 0.5)
 
 
 def luma(rgb):

@@ -235,8 +235,14 @@ def transform(image, params, data, load_size, name):
 
 
 def normalize(image):
-  """uint8 -> float32 in [-1, 1], as ToTensor then Normalize(0.5, 0.5).
+  """uint8 -> float32 in [-1, 1], exactly as the official ToTensor then Normalize(0.5, 0.5):
+  (x / 255 - 0.5) / 0.5, each step rounded to float32 (`pixels.OFFICIAL_NORMALIZED`).
 
-  Centring before scaling keeps the map exactly odd: 255 - x gives exactly -normalize(x).
+  TensorFlow's graph optimiser rewrites x / 255 in float32 as x * (1 / 255), which rounds half
+  of the 256 values one unit differently. The quotient is taken in float64 instead: rewritten
+  or not, rounded to float32 it is the official one (double rounding through 53 bits is
+  harmless for a 24-bit division), and the steps after it round the same under any
+  reassociation. A table lookup would be exact too, but costs the pipeline 3 times as much.
   """
-  return (tf.cast(image, tf.float32) - 127.5) / 127.5
+  quotient = tf.cast(tf.cast(image, tf.float64) / 255.0, tf.float32)
+  return (quotient - 0.5) / 0.5

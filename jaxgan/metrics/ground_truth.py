@@ -12,7 +12,7 @@ task beats both clearly.
 
 import numpy as np
 
-from jaxgan.data import synthetic
+from jaxgan.data import pixels, synthetic
 
 MSE_FLOOR = 1e-10
 
@@ -78,9 +78,9 @@ def colour_accuracy(outputs, targets, palette, background):
   Returns:
     A float in [0, 1].
   """
-  colours = (np.asarray(palette, np.float32) - 127.5) / 127.5
+  colours = pixels.normalize(palette)
   outputs, targets = np.asarray(outputs, np.float32), np.asarray(targets, np.float32)
-  shapes = np.abs(targets - (np.asarray(background, np.float32) - 127.5) / 127.5).sum(-1) > 0.05
+  shapes = np.abs(targets - pixels.normalize(background)).sum(-1) > 0.05
   nearest = lambda x: np.argmin(((x[..., None, :] - colours) ** 2).sum(-1), -1)  # noqa: E731
   return float((nearest(outputs[shapes]) == nearest(targets[shapes])).mean())
 

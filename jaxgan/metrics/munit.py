@@ -10,14 +10,14 @@ output's masks, whatever the colours.
 import numpy as np
 from scipy import ndimage
 
-from jaxgan.data import synthetic
+from jaxgan.data import pixels, synthetic
 
 TOLERANCE = 0.25
 
 
 def foreground(images, tolerance=TOLERANCE):
   """Boolean [..., H, W]: pixels away from the background colour."""
-  background = (np.asarray(synthetic.BACKGROUND, np.float32) - 127.5) / 127.5
+  background = pixels.normalize(synthetic.BACKGROUND)
   return (np.abs(np.asarray(images, np.float32) - background) > tolerance).any(-1)
 
 
@@ -46,7 +46,7 @@ def keep_foreground(outputs, inputs, tolerance=TOLERANCE):
   `inputs` broadcasts against `outputs` as in `mask_iou`.
   """
   outputs = np.asarray(outputs, np.float32)
-  background = (np.asarray(synthetic.BACKGROUND, np.float32) - 127.5) / 127.5
+  background = pixels.normalize(synthetic.BACKGROUND)
   mask = np.broadcast_to(foreground(inputs, tolerance)[..., None], outputs.shape)
   return np.where(mask, outputs, background)
 
