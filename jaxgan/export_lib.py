@@ -69,6 +69,7 @@ def state_dict(config, state, net):
   buffers = getattr(models.get(config.model), 'OFFICIAL_BUFFERS', {}).get(net)
   if buffers:
     sd.update(buffers(state.params[net]))
+  sd.update(states.official_buffers(state.nets[net]))
   return sd
 
 

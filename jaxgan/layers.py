@@ -634,7 +634,22 @@ class Sequential(nn.Module):
   layers: Sequence[Callable]
 
   @nn.compact
-  def __call__(self, x: Array) -> Array:
+  def __call__(self, x: Array, taps: Sequence[int] = (), stop_after_taps: bool = False):
+    """x through the layers; with `taps`, (output, [output of layer i for i in taps]).
+
+    Taps are layer indices, as the official `ResnetGenerator.forward(input, layers)` takes them
+    (CUT's nce_layers: 0 is the first layer's output), given in increasing order. With
+    `stop_after_taps` the layers after the last tap are not run and the output is None
+    (the official `encode_only`).
+    """
+    taps = tuple(taps)
+    if list(taps) != sorted(set(taps)) or any(not 0 <= t < len(self.layers) for t in taps):
+      raise ConfigError(f'layer taps {taps} must be increasing indices below {len(self.layers)}')
+    features = []
     for i, layer in enumerate(self.layers):
       x = layer(name=str(i))(x) if _is_module_factory(layer) else layer(x)
-    return x
+      if i in taps:
+        features.append(x)
+        if stop_after_taps and i == taps[-1]:
+          return None, features
+    return (x, features) if taps else x

@@ -160,3 +160,43 @@ def multiscale_gen_loss(gan_type, outs_fake) -> jax.Array:
   for fake in outs_fake:
     total += loss(fake, True)
   return total
+
+
+def patch_nce(
+  feat_q: jax.Array,
+  feat_k: jax.Array,
+  num_images: int,
+  *,
+  nce_T: float = 0.07,
+  all_negatives_from_minibatch: bool = False,
+) -> jax.Array:
+  """CUT's PatchNCE loss per query patch (Park et al. 2020, Eq. 2 and 5), the official
+  PatchNCELoss: InfoNCE of each output patch against the input patch at the same position
+  (positive) and the other sampled patches of the same image (negatives).
+
+  Args:
+    feat_q: [num_images * P, D] unit-length features of the output patches (queries),
+      image-major as `nets.cut.PatchSampleF` returns them.
+    feat_k: the same of the input patches (keys); their gradient is stopped, as officially.
+    num_images: the images the patches come from (the whole batch, on any mesh: negatives are
+      per image, never per device).
+    nce_T: the temperature tau.
+    all_negatives_from_minibatch: negatives from every image of the batch (the official option
+      for single-image translation).
+
+  Returns:
+    [num_images * P] cross-entropies, the official reduction='none'.
+  """
+  feat_q, feat_k = _f32(feat_q), jax.lax.stop_gradient(_f32(feat_k))
+  dim = feat_q.shape[-1]
+  l_pos = jnp.sum(feat_q * feat_k, axis=-1, keepdims=True)
+  groups = 1 if all_negatives_from_minibatch else num_images
+  q = feat_q.reshape(groups, -1, dim)
+  k = feat_k.reshape(groups, -1, dim)
+  n = q.shape[1]
+  l_neg = jnp.einsum('gnd,gmd->gnm', q, k)
+  # A patch against itself is the positive, not a negative: the official masks it with -10
+  # (exp(-10 / tau) is ~0), rather than removing it.
+  l_neg = jnp.where(jnp.eye(n, dtype=bool), -10.0, l_neg).reshape(-1, n)
+  logits = jnp.concatenate([l_pos, l_neg], axis=1) / nce_T
+  return jax.nn.logsumexp(logits, axis=1) - logits[:, 0]

@@ -26,6 +26,7 @@ from parity_utils import (
 )
 
 from jaxgan import port
+from jaxgan.port import states
 
 # Of the output's scale: the bound for two correct float32 evaluations of a network
 # (tests/numerics.py, NETWORK); measured here about 1e-6.
@@ -47,7 +48,46 @@ def _ported(fixture):
     args.append(jnp.asarray(fixture.inputs['z']))
   template = jax.eval_shape(lambda: module.init(jax.random.key(0), *args))
   name = 'munit' if fixture.meta['family'] == 'munit' else fixture.meta['net']
-  return module, args, port.to_flax(fixture.sd, template, name)
+  buffers = states.official_buffers(module)
+  return module, args, port.to_flax(fixture.sd, template, name, buffers=buffers)
+
+
+def _run_cut(fixture):
+  # G: its output and its taps (nce_layers); D: its logits; F (PatchSampleF): its projections
+  # at the fixture's patch ids; PatchNCE: the loss per patch and the gradient of their sum.
+  from jaxgan import losses
+
+  meta = fixture.meta
+  assert meta['mode'] == 'train'
+  if meta['kind'] == 'patchnce':
+    q, k = (jnp.asarray(fixture.inputs[n]) for n in ('feat_q', 'feat_k'))
+    out = {}
+    for suffix, everything in (('', False), ('_all_negatives', True)):
+
+      def loss(q, everything=everything):
+        return losses.patch_nce(
+          q, k, meta['batch_size'], nce_T=meta['nce_T'], all_negatives_from_minibatch=everything
+        )
+
+      out[f'loss{suffix}'] = np.asarray(loss(q))
+      out[f'grad_q{suffix}'] = np.asarray(jax.grad(lambda q: loss(q).sum())(q))
+    return out
+  if meta['kind'] == 'patch_sample':
+    layers_ = range(len(meta['feature_shapes']))
+    feats = [jnp.asarray(nchw_to_nhwc(fixture.inputs[f'feat_{i}'])) for i in layers_]
+    ids = [jnp.asarray(fixture.inputs[f'ids_{i}']) for i in layers_]
+    module = port.build_from_meta(meta)
+    template = jax.eval_shape(lambda: module.init(jax.random.key(0), feats, ids))
+    variables = port.to_flax(fixture.sd, template, meta['net'])
+    return {str(i): np.asarray(y) for i, y in enumerate(module.apply(variables, feats, ids))}
+  module, (x,), variables = _ported(fixture)
+  run = jax.jit(lambda v, x: module.apply(v, x, train=True, mutable=['batch_stats'])[0])
+  out = {'y': nhwc_to_nchw(np.asarray(run(variables, x)))}
+  if meta['kind'] == 'generator':
+    taps = tuple(meta['nce_layers'])
+    feats, _ = module.apply(variables, x, taps, True, train=True, mutable=['batch_stats'])
+    out.update({f'feat_{i}': nhwc_to_nchw(np.asarray(f)) for i, f in enumerate(feats)})
+  return out
 
 
 def _run_pix2pix_cyclegan(fixture):
@@ -118,6 +158,7 @@ RUNNERS = {
   'bicyclegan': _run_bicyclegan,
   'metrics': _run_metrics,
   'munit': _run_munit,
+  'cut': _run_cut,
 }
 
 
@@ -150,14 +191,21 @@ def test_committed_fixtures_are_the_tools_small_set():
   for path in COMMITTED:
     spec, fixture = specs[path.stem], load_fixture(path)
     assert {k: fixture.meta[k] for k in spec.meta} == spec.meta
-    assert {k: v.shape for k, v in fixture.inputs.items()} == spec.inputs
+    inputs = {k: v.shape for k, v in fixture.inputs.items() if not k.startswith('ids_')}
+    assert inputs == spec.inputs  # (patch ids, drawn by the tool, are not in the spec)
     assert fixture.meta['official'] == make_parity_fixtures.REPOS[spec.meta['family']][0]
     kinds.add((spec.meta['family'], spec.meta['kind']))
   assert {family for family, _ in kinds} == set(port.pytorch.META_BUILDERS)
-  assert len(kinds) == 7  # pix2pix/CycleGAN G, D; BicycleGAN G, E, D; MUNIT G, D
+  # pix2pix/CycleGAN G, D; BicycleGAN G, E, D; MUNIT G, D; CUT G, D, F, PatchNCE
+  assert len(kinds) == 11
 
 
-@pytest.mark.parametrize('path', COMMITTED, ids=[f'small/{p.stem}' for p in COMMITTED])
+# The networks with an image input (not CUT's PatchNCE and PatchSampleF, whose keys the
+# strict to_flax of their parity test covers).
+IMAGE_NETS = [p for p in COMMITTED if read_meta(p)['kind'] not in ('patchnce', 'patch_sample')]
+
+
+@pytest.mark.parametrize('path', IMAGE_NETS, ids=[f'small/{p.stem}' for p in IMAGE_NETS])
 def test_exported_state_dict_loads_strictly_into_the_official_net(path):
   # What export.py writes for a net (from_flax, plus the buffers the model declares) has exactly
   # the keys, shapes and values of the official network's state_dict, so the official
@@ -165,8 +213,9 @@ def test_exported_state_dict_loads_strictly_into_the_official_net(path):
   from jaxgan.nets import munit
 
   fixture = load_fixture(path)
-  _, _, variables = _ported(fixture)
+  module, _, variables = _ported(fixture)
   exported = port.from_flax(variables)
+  exported.update(states.official_buffers(module))  # CUT's fixed filters
   if fixture.meta['family'] == 'munit' and fixture.meta['kind'] == 'generator':
     exported.update(munit.adain_buffers(variables['params']))
   assert sorted(exported) == sorted(fixture.sd)

@@ -19,7 +19,7 @@ from jaxgan import models  # noqa: E402
 
 # What the official options mean, for keys whose assignment carries no comment.
 OFFICIAL = {
-  'model': 'which model: pix2pix | cyclegan | bicyclegan | munit',
+  'model': 'which model: pix2pix | cyclegan | bicyclegan | munit | cut',
   'name': "the experiment's name (page titles, sample grids)",
   'seed': 'seeds the nets, the data order and every random draw of the run',
   'lr': "Adam's initial learning rate (official --lr)",

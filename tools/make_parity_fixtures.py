@@ -3,12 +3,15 @@
   pip install -e '.[torch]'
   python tools/make_parity_fixtures.py --set=small --out=tests/data/parity \
     --pix2pix_cyclegan=~/src/pytorch-CycleGAN-and-pix2pix \
-    --bicyclegan=~/src/BicycleGAN --munit=~/src/MUNIT
+    --bicyclegan=~/src/BicycleGAN --munit=~/src/MUNIT \
+    --cut=~/src/contrastive-unpaired-translation
 
 Each path is a clone of the official repository (junyanz/pytorch-CycleGAN-and-pix2pix,
-junyanz/BicycleGAN, NVlabs/MUNIT); a family whose path is not given is left out. The networks are
-built with the classes of that clone's networks.py, imported from the clone, so nothing of the
-official code lives in jaxgan.
+junyanz/BicycleGAN, NVlabs/MUNIT, taesungp/contrastive-unpaired-translation); a family whose
+path is not given is left out. The networks are built with the classes of that clone's
+networks.py, imported from the clone, so nothing of the official code lives in jaxgan. CUT's
+fixtures also hold its PatchSampleF (with the patch ids as inputs) and its PatchNCELoss (loss
+per patch and its gradient).
 
 A fixture is one network: random weights drawn from a seeded generator (scaled so the activations
 stay near unit size, then rounded to float16 so the stored float16 weights are exact), one seeded
@@ -29,6 +32,8 @@ import math
 import pathlib
 import subprocess
 import sys
+import tempfile
+import types
 import zlib
 
 import numpy as np
@@ -45,6 +50,7 @@ REPOS = {
   'pix2pix_cyclegan': ('junyanz/pytorch-CycleGAN-and-pix2pix', 'models/networks.py'),
   'bicyclegan': ('junyanz/BicycleGAN', 'models/networks.py'),
   'munit': ('NVlabs/MUNIT', 'networks.py'),
+  'cut': ('taesungp/contrastive-unpaired-translation', 'models/networks.py'),
 }
 
 
@@ -78,6 +84,32 @@ def _munit(kind, size, **options):
   if kind == 'generator':
     inputs['s'] = (1, meta['style_dim'], 1, 1)
   return meta, inputs
+
+
+def _cut(kind, size, batch=1, **options):
+  meta = {'family': 'cut', 'kind': kind, **options, 'mode': 'train'}
+  if kind in ('generator', 'discriminator'):
+    return meta, {'x': (batch, 3, size, size)}
+  if kind == 'patch_sample':  # features of G's taps, [N, C, H, W] each
+    return meta, {f'feat_{i}': (batch, c, s, s) for i, (c, s) in enumerate(meta['feature_shapes'])}
+  if kind == 'train_step':  # two official iterations on one unpaired batch
+    return meta, {'A': (batch, 3, size, size), 'B': (batch, 3, size, size)}
+  meta.update(batch_size=batch, num_patches=size)  # PatchNCELoss: size patches per image
+  return meta, {'feat_q': (batch * size, meta['dim']), 'feat_k': (batch * size, meta['dim'])}
+
+
+# The official CUT options of the train-step fixtures, narrowed; the mode sets the rest.
+CUT_STEP = dict(
+  netG='resnet_6blocks',
+  netD='basic',
+  ngf=2,
+  ndf=2,
+  netF='mlp_sample',
+  netF_nc=8,
+  num_patches=16,
+  nce_layers='0,4,8,12,16',
+  lr=0.002,
+)
 
 
 def _specs(table):
@@ -167,6 +199,70 @@ SETS = {
           mlp_dim=16,
         ),
       ),
+      (
+        'cut_G_resnet_9blocks_antialias',
+        _cut(
+          'generator',
+          32,
+          net='resnet_9blocks',
+          ngf=2,
+          norm='instance',
+          no_antialias=False,
+          no_antialias_up=False,
+          nce_layers=[0, 4, 8, 12, 16],
+        ),
+      ),
+      (
+        'cut_G_resnet_6blocks_strided_batch',
+        _cut(
+          'generator',
+          32,
+          2,
+          net='resnet_6blocks',
+          ngf=2,
+          norm='batch',
+          no_antialias=True,
+          no_antialias_up=True,
+          nce_layers=[0, 3, 7, 10, 14],
+        ),
+      ),
+      (
+        'cut_G_resnet_4blocks_antialias_down_only',
+        _cut(
+          'generator',
+          16,
+          net='resnet_4blocks',
+          ngf=2,
+          norm='instance',
+          no_antialias=False,
+          no_antialias_up=True,
+          nce_layers=[1, 7, 12],
+        ),
+      ),
+      ('cut_D_basic_instance', _cut('discriminator', 32, net='basic', ndf=4, norm='instance')),
+      (
+        'cut_D_n_layers2_batch',
+        _cut('discriminator', 32, 2, net='n_layers', n_layers=2, ndf=4, norm='batch'),
+      ),
+      (
+        'cut_F_mlp_sample',
+        _cut(
+          'patch_sample',
+          8,
+          2,
+          net='mlp_sample',
+          nc=8,
+          num_patches=24,
+          feature_shapes=[[3, 8], [4, 8], [8, 4]],
+        ),
+      ),
+      (
+        'cut_F_sample',
+        _cut('patch_sample', 8, 2, net='sample', num_patches=64, feature_shapes=[[3, 8], [4, 4]]),
+      ),
+      ('cut_patchnce', _cut('patchnce', 12, 2, dim=8, nce_T=0.07)),
+      ('cut_step_cut', _cut('train_step', 32, 2, CUT_mode='CUT', **CUT_STEP)),
+      ('cut_step_fastcut', _cut('train_step', 32, 2, CUT_mode='FastCUT', **CUT_STEP)),
       (
         'munit_D_ms',
         _munit(
@@ -286,14 +382,28 @@ SETS = {
 
 
 def load_networks(family: str, clone: pathlib.Path):
-  """Imports networks.py from the user's clone of the family's official repository."""
+  """Imports networks.py from the user's clone of the family's official repository.
+
+  CUT's networks.py imports its siblings relatively (`.stylegan_networks`), so its folder is
+  made a package of its own first, without running the package's __init__ (which would import
+  the whole training code); `networks.patchnce` is then its PatchNCELoss module.
+  """
   repo, relative = REPOS[family]
   path = clone.expanduser() / relative
   if not path.is_file():
     sys.exit(f'make_parity_fixtures: no {relative} in {clone} (expected a clone of {repo})')
-  spec = importlib.util.spec_from_file_location(f'official_{family}_networks', path)
+  package = f'official_{family}'
+  if family == 'cut':
+    holder = types.ModuleType(package)
+    holder.__path__ = [str(path.parent)]
+    sys.modules[package] = holder
+  name = f'{package}.networks' if family == 'cut' else f'official_{family}_networks'
+  spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
   spec.loader.exec_module(module)
+  if family == 'cut':
+    module.patchnce = importlib.import_module(f'{package}.patchnce')
   return module
 
 
@@ -356,15 +466,70 @@ def build_munit(networks, meta):
   return networks.MsImageDis(meta['input_dim'], params)
 
 
+def build_cut(networks, meta):
+  if meta['kind'] == 'patchnce':
+    return None  # a loss without parameters: see forward()
+  if meta['kind'] == 'patch_sample':
+    return networks.PatchSampleF(use_mlp=meta['net'] == 'mlp_sample', nc=meta.get('nc', 256))
+  norm = networks.get_norm_layer(meta['norm'])
+  net = meta['net']
+  if meta['kind'] == 'generator':
+    n_blocks = int(net[len('resnet_') : -len('blocks')])
+    return networks.ResnetGenerator(
+      3,
+      3,
+      meta['ngf'],
+      norm_layer=norm,
+      n_blocks=n_blocks,
+      no_antialias=meta['no_antialias'],
+      no_antialias_up=meta['no_antialias_up'],
+    )
+  n_layers = 3 if net == 'basic' else meta['n_layers']
+  return networks.NLayerDiscriminator(3, meta['ndf'], n_layers, norm_layer=norm)
+
+
 BUILDERS = {
   'pix2pix_cyclegan': build_pix2pix_cyclegan,
   'bicyclegan': build_bicyclegan,
   'munit': build_munit,
+  'cut': build_cut,
 }
 
 
-def forward(net, meta, inputs) -> dict:
+def _cut_forward(net, meta, inputs, networks) -> dict:
+  kind = meta['kind']
+  if kind == 'generator':
+    feats = net(inputs['x'], list(meta['nce_layers']), encode_only=True)
+    return {'y': net(inputs['x']), **{f'feat_{i}': f for i, f in enumerate(feats)}}
+  if kind == 'discriminator':
+    return {'y': net(inputs['x'])}
+  if kind == 'patch_sample':
+    feats = [inputs[f'feat_{i}'] for i in range(len(meta['feature_shapes']))]
+    ids = [inputs[f'ids_{i}'].numpy() for i in range(len(feats))]
+    out, _ = net(feats, meta['num_patches'], ids)
+    return {str(i): y for i, y in enumerate(out)}
+  # PatchNCELoss per patch, with per-image negatives and with all the batch's, and the
+  # gradient of the summed loss with respect to the queries (the keys are detached).
+  outputs = {}
+  for suffix, everything in (('', False), ('_all_negatives', True)):
+    opt = types.SimpleNamespace(
+      batch_size=meta['batch_size'],
+      nce_T=meta['nce_T'],
+      nce_includes_all_negatives_from_minibatch=everything,
+    )
+    q = inputs['feat_q'].clone().requires_grad_(True)
+    with torch.enable_grad():
+      loss = networks.patchnce.PatchNCELoss(opt)(q, inputs['feat_k'])
+      loss.sum().backward()
+    outputs[f'loss{suffix}'] = loss.detach()
+    outputs[f'grad_q{suffix}'] = q.grad
+  return outputs
+
+
+def forward(net, meta, inputs, networks=None) -> dict:
   """The fixture's outputs, named as ../shared/parity/README.md says."""
+  if meta['family'] == 'cut':
+    return _cut_forward(net, meta, inputs, networks)
   x = inputs['x']
   if meta['family'] == 'munit' and meta['kind'] == 'generator':
     content, style = net.encode(x)
@@ -426,23 +591,155 @@ def _commit(clone: pathlib.Path) -> str:
     return 'unknown (not a git clone)'
 
 
+def _cut_model(clone: pathlib.Path, meta):
+  """The official CUTModel with the options of `meta`, as its train.py builds it.
+
+  cut_model.py imports `util.util` for an option parser helper only; a stand-in keeps the
+  import from pulling in the clone's image utilities (PIL, torchvision).
+  """
+  if 'util.util' not in sys.modules:
+    util = types.ModuleType('util')
+    util.util = types.ModuleType('util.util')
+    util.util.str2bool = lambda v: str(v).lower() in ('yes', 'true', 't', 'y', '1')
+    sys.modules['util'], sys.modules['util.util'] = util, util.util
+  module = importlib.import_module('official_cut.cut_model')
+  fast = meta['CUT_mode'] == 'FastCUT'
+  opt = types.SimpleNamespace(
+    **{k: v for k, v in meta.items() if k not in ('family', 'kind', 'mode', 'CUT_mode')},
+    gpu_ids=[],
+    isTrain=True,
+    checkpoints_dir=tempfile.mkdtemp(),
+    name='fixture',
+    input_nc=3,
+    output_nc=3,
+    n_layers_D=3,
+    normG='instance',
+    normD='instance',
+    init_type='xavier',
+    init_gain=0.02,
+    no_dropout=True,
+    no_antialias=False,
+    no_antialias_up=False,
+    gan_mode='lsgan',
+    beta1=0.5,
+    beta2=0.999,
+    batch_size=2,
+    direction='AtoB',
+    lambda_GAN=1.0,
+    lambda_NCE=10.0 if fast else 1.0,
+    nce_idt=not fast,
+    flip_equivariance=fast,
+    nce_includes_all_negatives_from_minibatch=False,
+    nce_T=0.07,
+    pool_size=0,
+    preprocess='none',
+  )
+  return module.CUTModel(opt)
+
+
+def make_cut_step(spec: Spec, clone: pathlib.Path, out: pathlib.Path, seed: int) -> pathlib.Path:
+  """Two official CUT iterations (optimize_parameters) from random weights on one batch.
+
+  Records the nets' weights before (sd/G/..., sd/D/..., sd/F/...), the batch (in/A, in/B),
+  every random draw (in/step<s>_flip; in/step<s>_ids_<call>_<layer>: the patch ids of the
+  <call>-th PatchNCE of the step, 0 = NCE(X), 1 = NCE(Y)), each step's losses
+  (out/step<s>/<loss>), the first step's gradients (out/grad/<net>/<key>, the .grad PyTorch
+  leaves) and the weights after both steps (out/params/<net>/<key>).
+  """
+  generator = torch.Generator().manual_seed(seed)
+  torch.manual_seed(seed)
+  np.random.seed(seed % 2**32)
+  model = _cut_model(clone, spec.meta)
+  inputs = {
+    k: 2.0 * torch.rand(shape, generator=generator) - 1.0 for k, shape in spec.inputs.items()
+  }
+  model.data_dependent_initialize(dict(inputs, A_paths='', B_paths=''))  # creates F and its Adam
+  nets = {name: getattr(model, f'net{name}') for name in ('G', 'D', 'F')}
+  for net in nets.values():
+    randomize(net, generator)
+  arrays = {}
+  for name, net in nets.items():
+    for key, value in net.state_dict().items():
+      arrays[f'sd/{name}/{key}'] = (
+        value.half().numpy() if value.is_floating_point() else value.numpy()
+      )
+  drawn = []
+  sample = nets['F'].forward
+
+  def recording(feats, num_patches=64, patch_ids=None):
+    feats_out, ids = sample(feats, num_patches, patch_ids)
+    if patch_ids is None:  # the keys' call draws; the queries' call reuses them
+      drawn.append([np.asarray(i.cpu()) for i in ids])
+    return feats_out, ids
+
+  nets['F'].forward = recording
+  model.set_input(dict(inputs, A_paths='', B_paths=''))
+  for step in (1, 2):
+    drawn.clear()
+    model.optimize_parameters()
+    arrays[f'in/step{step}_flip'] = np.array(
+      bool(getattr(model, 'flipped_for_equivariance', False))
+    )
+    for call, ids in enumerate(drawn):
+      for layer, layer_ids in enumerate(ids):
+        arrays[f'in/step{step}_ids_{call}_{layer}'] = layer_ids.astype(np.int64)
+    for loss in model.loss_names:
+      arrays[f'out/step{step}/{loss}'] = np.float32(float(getattr(model, f'loss_{loss}')))
+    if step == 1:
+      for name, net in nets.items():
+        for key, p in net.named_parameters():
+          arrays[f'out/grad/{name}/{key}'] = p.grad.detach().numpy().astype(np.float32)
+  for name, net in nets.items():
+    for key, p in net.named_parameters():
+      arrays[f'out/params/{name}/{key}'] = p.detach().numpy().astype(np.float32)
+  arrays.update({f'in/{k}': v.numpy().astype(np.float32) for k, v in inputs.items()})
+  repo, relative = REPOS['cut']
+  meta = {
+    **spec.meta,
+    'official': repo,
+    'official_commit': _commit(clone),
+    'official_networks_sha256': hashlib.sha256(
+      (clone.expanduser() / relative).read_bytes()
+    ).hexdigest(),
+    'seed': seed,
+  }
+  arrays['meta'] = json.dumps(meta)
+  path = out / f'{spec.name}.npz'
+  np.savez_compressed(path, **arrays)
+  return path
+
+
 def make(spec: Spec, networks, clone: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
   """Builds, randomizes and runs one network; writes <out>/<name>.npz."""
   seed = zlib.crc32(spec.name.encode())  # stable across runs and Python versions
+  if spec.meta['kind'] == 'train_step':
+    return make_cut_step(spec, clone, out, seed)
   generator = torch.Generator().manual_seed(seed)
   torch.manual_seed(seed)
   net = BUILDERS[spec.meta['family']](networks, spec.meta)
-  randomize(net, generator)
-  net.train()  # batch norm on the batch's statistics; no fixture has dropout
-  state_dict = {k: v.detach().clone() for k, v in net.state_dict().items()}
   inputs = {}
   for name, shape in spec.inputs.items():
     if name == 'x':
       inputs[name] = 2.0 * torch.rand(shape, generator=generator) - 1.0
-    else:  # z, s: codes from the prior N(0, 1)
+    else:  # z, s: codes from the prior N(0, 1); CUT's features
       inputs[name] = torch.randn(shape, generator=generator)
+  if spec.meta['kind'] == 'patchnce':  # PatchSampleF's outputs are unit vectors
+    for name in ('feat_q', 'feat_k'):
+      inputs[name] = inputs[name] / inputs[name].norm(dim=1, keepdim=True)
+  if spec.meta['kind'] == 'patch_sample':
+    # The same positions for every image and for queries and keys, as PatchSampleF draws them.
+    for i, (_, size) in enumerate(spec.meta['feature_shapes']):
+      perm = torch.randperm(size * size, generator=generator)
+      inputs[f'ids_{i}'] = perm[: min(spec.meta['num_patches'], size * size)]
+    feats = [inputs[f'feat_{i}'] for i in range(len(spec.meta['feature_shapes']))]
+    net(feats, spec.meta['num_patches'], None)  # creates the MLPs (the official lazy init)
+  state_dict = {}
+  if net is not None:
+    randomize(net, generator)
+    net.train()  # batch norm on the batch's statistics; no fixture has dropout
+    state_dict = {k: v.detach().clone() for k, v in net.state_dict().items()}
   with torch.no_grad():
-    outputs = forward(net, spec.meta, inputs)
+    outputs = forward(net, spec.meta, inputs, networks)
   repo, relative = REPOS[spec.meta['family']]
   source = (clone.expanduser() / relative).read_bytes()
   meta = {
@@ -455,7 +752,8 @@ def make(spec: Spec, networks, clone: pathlib.Path, out: pathlib.Path) -> pathli
   arrays = {'meta': json.dumps(meta)}
   for key, value in state_dict.items():
     arrays[f'sd/{key}'] = value.half().numpy() if value.is_floating_point() else value.numpy()
-  arrays.update({f'in/{k}': v.numpy().astype(np.float32) for k, v in inputs.items()})
+  for k, v in inputs.items():  # patch ids stay integers
+    arrays[f'in/{k}'] = v.numpy() if k.startswith('ids_') else v.numpy().astype(np.float32)
   arrays.update({f'out/{k}': v.numpy().astype(np.float32) for k, v in outputs.items()})
   path = out / f'{spec.name}.npz'
   np.savez_compressed(path, **arrays)

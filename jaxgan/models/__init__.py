@@ -17,6 +17,7 @@ _MODELS = {
   'cycle_gan': 'jaxgan.models.cyclegan',  # the official --model name
   'bicyclegan': 'jaxgan.models.bicyclegan',
   'munit': 'jaxgan.models.munit',
+  'cut': 'jaxgan.models.cut',
 }
 
 

@@ -189,7 +189,12 @@ def _hint(key: str) -> str:
   return 'check --config.netG/netD, norm and no_dropout (dropout shifts the layer indices)'
 
 
-def to_flax(state_dict: Mapping[str, Any], variables: Mapping, name: str = 'the network') -> dict:
+def to_flax(
+  state_dict: Mapping[str, Any],
+  variables: Mapping,
+  name: str = 'the network',
+  buffers: Mapping[str, np.ndarray] | None = None,
+) -> dict:
   """Converts an official state_dict to Flax variables shaped as `variables`.
 
   Args:
@@ -198,6 +203,9 @@ def to_flax(state_dict: Mapping[str, Any], variables: Mapping, name: str = 'the 
     variables: a template from `module.init` (or `jax.eval_shape` of it, only the tree and
       shapes are used): {'params': ..., 'batch_stats': ...}.
     name: the network, for error messages (e.g. 'resnet_9blocks').
+    buffers: the constant buffers the official network keeps in its state_dict and jaxgan
+      computes instead (CUT's blur filters: the net's `official_buffers()`): each must be in
+      `state_dict` with exactly that value (another value would be a different network).
 
   Returns:
     {'params': ..., 'batch_stats': ...} (the collections `variables` has) of float32 numpy
@@ -212,6 +220,15 @@ def to_flax(state_dict: Mapping[str, Any], variables: Mapping, name: str = 'the 
   template = {'params': params, 'batch_stats': stats}
   prefix = f'weights do not fit {name}'
   out = {'params': {}, 'batch_stats': {}}
+  for key, expected in (buffers or {}).items():
+    if key not in sd:
+      raise WeightsError(f'{prefix}: {key} {expected.shape} is missing ({_hint(key)})')
+    value = sd.pop(key)
+    if value.shape != expected.shape or not np.array_equal(value, expected):
+      raise WeightsError(
+        f'{prefix}: {key} is not the fixed filter this network uses '
+        f'(shape {tuple(value.shape)}, expected {expected.shape} of the official values)'
+      )
   for key, value in sd.items():
     target = _flax_target(key, params, stats)
     if target is None:
@@ -343,11 +360,46 @@ def _munit(meta):
   )
 
 
+def _cut(meta):
+  from jaxgan.nets import cut
+
+  kind = meta.get('kind', 'generator')
+  init = dict(init_type=meta.get('init_type', 'xavier'), init_gain=meta.get('init_gain', 0.02))
+  if kind == 'patch_sample':
+    return cut.PatchSampleF(
+      use_mlp=meta.get('net', 'mlp_sample') == 'mlp_sample', nc=meta.get('nc', 256), **init
+    )
+  norm = meta.get('norm', 'instance')
+  if kind == 'discriminator':
+    net = meta.get('net', 'basic')
+    return cut.NLayerDiscriminator(
+      ndf=meta.get('ndf', 64),
+      n_layers=3 if net == 'basic' else meta.get('n_layers', 3),
+      norm=norm,
+      no_antialias=meta.get('no_antialias', False),
+      **init,
+    )
+  net = meta.get('net', 'resnet_9blocks')
+  if net not in cut.GENERATORS:
+    raise WeightsError(f'no CUT generator {net!r}; known: {", ".join(cut.GENERATORS)}')
+  return cut.ResnetGenerator(
+    output_nc=meta.get('output_nc', 3),
+    ngf=meta.get('ngf', 64),
+    norm=norm,
+    use_dropout=meta.get('use_dropout', False),
+    n_blocks=cut.GENERATORS[net],
+    no_antialias=meta.get('no_antialias', False),
+    no_antialias_up=meta.get('no_antialias_up', False),
+    **init,
+  )
+
+
 # Family -> builder(meta).
 META_BUILDERS = {
   'pix2pix_cyclegan': _pix2pix_cyclegan,
   'bicyclegan': _bicyclegan,
   'munit': _munit,
+  'cut': _cut,
 }
 
 

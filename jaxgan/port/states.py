@@ -73,7 +73,14 @@ def load_into(config, state, weights):
         state_dict,
         {'params': params[net], 'batch_stats': stats[net]},
         name=f'{net} from {path}',
+        buffers=official_buffers(state.nets[net]),
       )
       params[net] = converted['params']
       stats[net] = converted.get('batch_stats', {})
   return state.replace(params=params, batch_stats=stats)
+
+
+def official_buffers(module) -> dict:
+  """The constant buffers of a net's official state_dict that jaxgan computes (CUT's filters)."""
+  buffers = getattr(module, 'official_buffers', None)
+  return buffers() if buffers else {}
