@@ -6,7 +6,8 @@ r"""Trains a model: the loop is jaxgan/train_lib.py, the settings a Python confi
 
 Without --config, a model trains with the paper's settings: pix2pix with
 configs/pix2pix_facades.py, cyclegan with configs/cyclegan_horse2zebra.py, bicyclegan with
-configs/bicyclegan_edges2shoes.py, munit with configs/munit_edges2shoes.py. Your own data:
+configs/bicyclegan_edges2shoes.py, munit with configs/munit_edges2shoes.py, cut with
+configs/cut_horse2zebra.py (FastCUT: --config=configs/cut_horse2zebra.py:fastcut). Your own data:
 --config.data.dataroot=DIR (the official layouts: DIR/trainA, DIR/trainB for the unpaired
 models; DIR/train/ of A|B pairs side by side for the paired ones); the run is then named after
 DIR unless --config.name is given. With --config,

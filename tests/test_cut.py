@@ -204,7 +204,7 @@ def test_two_steps_equal_the_official_steps(path):
 @pytest.mark.slow
 def test_eight_devices_give_what_one_device_gives_and_the_losses_fall():
   """FastCUT (flips, PatchNCE on every layer) on a global batch of 8 with batch-norm D, on 1
-  and 8 devices: the same losses and weights after 3 steps (the flips and patch ids are drawn
+  and 8 devices: the same losses and weights after 2 steps (the flips and patch ids are drawn
   from the replicated key, PatchNCE's negatives per image whatever the split).
 
   SGD (lr 0.05) instead of Adam, whose first steps turn rounding noise of near-zero gradients
@@ -227,7 +227,7 @@ def test_eight_devices_give_what_one_device_gives_and_the_losses_fall():
     step = parallel.compile_train_step(cut.train_step, host, mesh)
     s, sharded = parallel.replicate(host, mesh), parallel.shard_batch(batch, mesh)
     history = []
-    for _ in range(3):
+    for _ in range(2):
       s, metrics = step(s, sharded)
       history.append(metrics)
     results.append((jax.device_get(s), jax.device_get(history)))
@@ -238,7 +238,7 @@ def test_eight_devices_give_what_one_device_gives_and_the_losses_fall():
   assert moved > 0.01 * numerics.norm(host.params)
   assert state_8.batch_stats['D']  # batch norm ran on the global batch
   params = numerics.difference(state_8.params, state_1.params) / moved
-  print(f'cut: |params_8dev - params_1dev| / |params moved| after 3 steps = {params:.2e}')
+  print(f'cut: |params_8dev - params_1dev| / |params moved| after 2 steps = {params:.2e}')
   assert params < numerics.REORDERING
   for got, want in ((state_8.batch_stats, state_1.batch_stats), (history_8, history_1)):
     assert numerics.relative_difference(got, want) < numerics.REORDERING

@@ -176,7 +176,11 @@ def _check(path):
     assert err <= RTOL * scale, f'{name}: max |diff| {err:.3g} > {RTOL} x {scale:.3g}'
 
 
-@pytest.mark.parametrize('path', COMMITTED, ids=[f'small/{p.stem}' for p in COMMITTED])
+# The networks and losses (the official train steps, cut_step_*, are tests/test_cut.py's).
+NETWORKS = [p for p in COMMITTED if read_meta(p)['kind'] != 'train_step']
+
+
+@pytest.mark.parametrize('path', NETWORKS, ids=[f'small/{p.stem}' for p in NETWORKS])
 def test_matches_official_small(path):
   _check(path)
 
@@ -191,18 +195,20 @@ def test_committed_fixtures_are_the_tools_small_set():
   for path in COMMITTED:
     spec, fixture = specs[path.stem], load_fixture(path)
     assert {k: fixture.meta[k] for k in spec.meta} == spec.meta
-    inputs = {k: v.shape for k, v in fixture.inputs.items() if not k.startswith('ids_')}
-    assert inputs == spec.inputs  # (patch ids, drawn by the tool, are not in the spec)
+    # (patch ids and flips, drawn by the tool, are not in the spec)
+    drawn = ('ids_', 'step')
+    inputs = {k: v.shape for k, v in fixture.inputs.items() if not k.startswith(drawn)}
+    assert inputs == spec.inputs
     assert fixture.meta['official'] == make_parity_fixtures.REPOS[spec.meta['family']][0]
     kinds.add((spec.meta['family'], spec.meta['kind']))
   assert {family for family, _ in kinds} == set(port.pytorch.META_BUILDERS)
-  # pix2pix/CycleGAN G, D; BicycleGAN G, E, D; MUNIT G, D; CUT G, D, F, PatchNCE
-  assert len(kinds) == 11
+  # pix2pix/CycleGAN G, D; BicycleGAN G, E, D; MUNIT G, D; CUT G, D, F, PatchNCE, train step
+  assert len(kinds) == 12
 
 
 # The networks with an image input (not CUT's PatchNCE and PatchSampleF, whose keys the
 # strict to_flax of their parity test covers).
-IMAGE_NETS = [p for p in COMMITTED if read_meta(p)['kind'] not in ('patchnce', 'patch_sample')]
+IMAGE_NETS = [p for p in NETWORKS if read_meta(p)['kind'] not in ('patchnce', 'patch_sample')]
 
 
 @pytest.mark.parametrize('path', IMAGE_NETS, ids=[f'small/{p.stem}' for p in IMAGE_NETS])

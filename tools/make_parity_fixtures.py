@@ -283,6 +283,32 @@ SETS = {
   'full': _specs(
     [
       (
+        'cut_G_resnet_9blocks_antialias',
+        _cut(
+          'generator',
+          64,
+          net='resnet_9blocks',
+          ngf=8,
+          norm='instance',
+          no_antialias=False,
+          no_antialias_up=False,
+          nce_layers=[0, 4, 8, 12, 16],
+        ),
+      ),
+      ('cut_D_basic_instance', _cut('discriminator', 64, net='basic', ndf=8, norm='instance')),
+      (
+        'cut_F_mlp_sample',
+        _cut(
+          'patch_sample',
+          16,
+          2,
+          net='mlp_sample',
+          nc=256,
+          num_patches=256,
+          feature_shapes=[[3, 70], [16, 64], [32, 32], [32, 16], [32, 16]],
+        ),
+      ),
+      (
         'D_basic_batch_in6',
         _cg('discriminator', 'n_layers', 64, 2, n_layers=3, ndf=8, norm='batch', input_nc=6),
       ),

@@ -127,7 +127,7 @@ def train_step(state: ts.TrainState, batch: dict, draws=None) -> tuple[ts.TrainS
     # FastCUT: with probability 1/2 the whole step translates mirrored images.
     flipped = jax.random.uniform(flip_rng) < 0.5 if draws is None else jnp.asarray(draws['flip'])
     real = jnp.where(flipped, _flip(real), real)
-  dropout_keys = iter(jax.random.split(dropout_rng, 5))
+  dropout_keys = iter(jax.random.split(dropout_rng, 5))  # the forward, up to 4 encodes
 
   def forward(params_G):
     return state.apply('G', real, train=True, rng=next(dropout_keys), params=params_G)
@@ -167,11 +167,23 @@ def train_step(state: ts.TrainState, batch: dict, draws=None) -> tuple[ts.TrainS
       )  # fmt: skip
       return feats
 
-    def nce_loss(src, tgt, key, call):
+    def tapped_features(pairs):
+      """[(queries' taps, keys' taps)] of each (input, output) pair: G's features of the output
+      and of the input."""
+      if config.normG == 'batch':
+        # Batch statistics tie the images of one call together: the official calls, in order.
+        return [(encode(tgt), encode(src)) for src, tgt in pairs]
+      # Each image is normalised on its own: one pass over all of them gives the same features
+      # as the official four calls, and compiles and runs as one.
+      images = [x for src, tgt in pairs for x in (tgt, src)]
+      feats = encode(jnp.concatenate(images))
+      parts = [[f[i * n : (i + 1) * n] for f in feats] for i in range(len(images))]
+      return [(parts[2 * j], parts[2 * j + 1]) for j in range(len(pairs))]
+
+    def nce_loss(feat_q, feat_k, key, call):
       # The official calculate_NCE_loss: queries from the output, keys from the input, at
       # the same positions; an output of mirrored inputs is mirrored back first.
-      feat_q = [jnp.where(flipped, _flip(f), f) for f in encode(tgt)]
-      feat_k = encode(src)
+      feat_q = [jnp.where(flipped, _flip(f), f) for f in feat_q]
       if draws is None:
         ids = nets.draw_patch_ids(key, [f.shape for f in feat_k], config.num_patches)
       else:
@@ -190,14 +202,20 @@ def train_step(state: ts.TrainState, batch: dict, draws=None) -> tuple[ts.TrainS
         total += jnp.mean(per_patch) * config.lambda_NCE
       return total / len(taps)
 
-    key_X, key_Y = jax.random.split(patch_rng)
+    keys = jax.random.split(patch_rng)
     nce_both = zero
     if config.lambda_NCE > 0:
-      losses['NCE'] = nce_loss(real_A, fake_B, key_X, 0)
-      nce_both = losses['NCE']
+      pairs = [(real_A, fake_B), (real_B, idt_B)] if config.nce_idt else [(real_A, fake_B)]
+      terms = [
+        nce_loss(q, k, key, call)
+        for call, ((q, k), key) in enumerate(
+          zip(tapped_features(pairs), keys[: len(pairs)], strict=True)
+        )
+      ]
+      losses['NCE'] = nce_both = terms[0]
       if config.nce_idt:
-        losses['NCE_Y'] = nce_loss(real_B, idt_B, key_Y, 1)
-        nce_both = (losses['NCE'] + losses['NCE_Y']) * 0.5
+        losses['NCE_Y'] = terms[1]
+        nce_both = (terms[0] + terms[1]) * 0.5
     elif config.nce_idt:
       losses['NCE_Y'] = zero
     losses['G'] = losses['G_GAN'] + nce_both
