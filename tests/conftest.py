@@ -82,7 +82,6 @@ LONG_UNITS = {
   'test_parity.py': 60,
   'test_munit.py::test_eight_devices_give_what_one_device_gives': 60,
   'test_train.py::test_cyclegan_end_to_end': 55,
-  'test_cut.py::test_train_export_and_eval_official_weights_end_to_end': 58,
   'test_cut.py::test_two_steps_equal_the_official_steps': 35,
   'test_cut.py::test_eight_devices_give_what_one_device_gives_and_the_losses_fall': 33,
   'test_train.py::test_sigterm_saves_and_exits_cleanly_then_resumes': 40,

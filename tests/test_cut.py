@@ -1,4 +1,4 @@
-"""CUT and FastCUT: the official train step, PatchNCE per image on any mesh, taps, weights, CLI.
+"""CUT and FastCUT: the official train step, PatchNCE per image on any mesh, taps, weights.
 
 The nets and PatchNCE themselves are checked against the official code in tests/test_parity.py
 (the cut_* fixtures); here the model around them.
@@ -10,18 +10,17 @@ import numerics
 import numpy as np
 import optax
 import pytest
-import scripts
 from parity_utils import COMMITTED_DIR, load_fixture, max_error, nchw_to_nhwc
 
 from configs import cut_horse2zebra, cut_shapes
-from jaxgan import losses, models, parallel, port
+from jaxgan import export_lib, losses, parallel, port
 from jaxgan import train_state as ts
 from jaxgan.errors import ConfigError, WeightsError
 from jaxgan.models import cut
 from jaxgan.nets import cut as cut_nets
 from jaxgan.port import states
 
-STEP_FIXTURES = sorted(COMMITTED_DIR.glob('cut_step_*.npz'))
+STEP_FIXTURES = sorted(COMMITTED_DIR.glob('cut_step*.npz'))
 
 
 def test_nce_layers_are_the_official_layer_indices():
@@ -81,25 +80,43 @@ def test_patch_nce_takes_negatives_from_each_image_alone():
   assert np.abs(dq).max() > 0 and np.abs(dk).max() == 0
 
 
-def test_official_filters_are_checked_on_load_and_written_on_export():
+def test_exported_files_are_official_and_load_back(tmp_path):
+  # export.py's .pth of G (its blur filters included, the official keys) and of F load back
+  # through --weights / init_from; a file whose filters differ from the official ones is
+  # refused; the sample page has the official visuals (idt_B with nce_idt).
   config = cut_horse2zebra.get_config('tiny')
-  state = jax.jit(lambda: cut.create(config, jax.random.PRNGKey(0), 1))()
+  create = jax.jit(lambda seed: cut.create(config, jax.random.PRNGKey(seed), 1))
+  state, other = create(0), create(1)
+  paths = {net: tmp_path / f'latest_net_{net}.pth' for net in ('G', 'F')}
+  for net, path in paths.items():
+    export_lib.export(config, state, net, 'pth', str(path))
+  sd = port.load_state_dict(paths['G'])
+  assert sd['model.7.filt'].shape == (16, 1, 3, 3) and 'mlp_0.0.weight' in port.load_state_dict(
+    paths['F']
+  )
+  loaded = states.load_into(config, other, {net: str(p) for net, p in paths.items()})
+  for net in paths:
+    assert numerics.difference(loaded.params[net], state.params[net]) == 0
   module = state.nets['G']
-  variables = {'params': state.params['G'], 'batch_stats': state.batch_stats['G']}
-  sd = {**port.from_flax(jax.device_get(variables)), **states.official_buffers(module)}
-  assert 'model.7.filt' in sd and sd['model.7.filt'].shape == (16, 1, 3, 3)
-  back = port.to_flax(sd, variables, 'G', buffers=states.official_buffers(module))
-  assert numerics.difference(back['params'], jax.device_get(state.params['G'])) == 0
+  variables = {'params': state.params['G']}
   sd['model.7.filt'] = sd['model.7.filt'] * 2
   with pytest.raises(WeightsError, match='model.7.filt is not the fixed filter'):
     port.to_flax(sd, variables, 'G', buffers=states.official_buffers(module))
   del sd['model.7.filt']
   with pytest.raises(WeightsError, match=r'model.7.filt \(16, 1, 3, 3\) is missing'):
     port.to_flax(sd, variables, 'G', buffers=states.official_buffers(module))
+  batch = {k: jnp.zeros((2, 32, 32, 3)) for k in 'AB'}
+  visuals = jax.jit(cut.sample)(state, batch)
+  assert set(visuals) == set(cut.VISUALS)
 
 
 # ------------------------------------------------------------------------------------------
 # The official train step, replayed.
+
+
+def test_the_official_step_is_committed():
+  # (a parametrization over no files would only skip)
+  assert [p.stem for p in STEP_FIXTURES] == ['cut_step']
 
 
 def _capture():
@@ -117,6 +134,7 @@ def _official_state(fixture):
     {k: meta[k] for k in ('netG', 'netD', 'ngf', 'ndf', 'netF', 'netF_nc', 'num_patches', 'lr')}
   )
   config.nce_layers = meta['nce_layers']
+  config.flip_equivariance = meta.get('flip_equivariance', config.flip_equivariance)
   config.batch_size = 2
   state = cut.create(config, jax.random.PRNGKey(0), 1000, image_size=(32, 32))
   params = {}
@@ -153,7 +171,8 @@ def _relative(got, want):
 @pytest.mark.slow
 @pytest.mark.parametrize('path', STEP_FIXTURES, ids=[p.stem for p in STEP_FIXTURES])
 def test_two_steps_equal_the_official_steps(path):
-  """Two official CUTModel.optimize_parameters (tools/make_parity_fixtures.py) from the same
+  """Two official CUTModel.optimize_parameters (tools/make_parity_fixtures.py; CUT with
+  FastCUT's flip-equivariance, the first step unflipped, the second flipped) from the same
   weights, batch, flips and patch ids: every loss, every gradient of the first step, and the
   weights after Adam's two updates.
 
@@ -242,26 +261,3 @@ def test_eight_devices_give_what_one_device_gives_and_the_losses_fall():
   assert params < numerics.REORDERING
   for got, want in ((state_8.batch_stats, state_1.batch_stats), (history_8, history_1)):
     assert numerics.relative_difference(got, want) < numerics.REORDERING
-
-
-@pytest.mark.slow
-def test_train_export_and_eval_official_weights_end_to_end(tmp_path):
-  # train.py, then G as the official latest_net_G.pth (its blur filters included), then
-  # eval.py with that file as --weights, as a user scores released CUT weights.
-  workdir = tmp_path / 'run'
-  config = '--config=configs/cut_shapes.py:tiny'
-  result = scripts.run('train.py', '--model=cut', config, f'--workdir={workdir}')
-  assert result.returncode == 0, result.stderr[-3000:]
-  page = (workdir / 'web' / 'index.html').read_text()
-  for visual in models.get('cut').VISUALS:  # idt_B: CUT's nce_idt
-    assert f'>{visual}<' in page
-  weights = tmp_path / 'latest_net_G.pth'
-  result = scripts.run(
-    'export.py', f'--workdir={workdir}', '--format=pth', '--net=G', f'--out={weights}'
-  )
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert 'model.7.filt' in port.load_state_dict(weights)  # the official keys, strictly
-  out = f'--out={tmp_path / "results"}'
-  result = scripts.run('eval.py', config, f'--weights=G={weights}', out, '--nofid')
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert 'AtoB' in result.stdout and 'identity' in result.stdout

@@ -261,8 +261,9 @@ SETS = {
         _cut('patch_sample', 8, 2, net='sample', num_patches=64, feature_shapes=[[3, 8], [4, 4]]),
       ),
       ('cut_patchnce', _cut('patchnce', 12, 2, dim=8, nce_T=0.07)),
-      ('cut_step_cut', _cut('train_step', 32, 2, CUT_mode='CUT', **CUT_STEP)),
-      ('cut_step_fastcut', _cut('train_step', 32, 2, CUT_mode='FastCUT', **CUT_STEP)),
+      # CUT with FastCUT's flip-equivariance too: nce_idt and the flips in one step (one
+      # flipped iteration, one not).
+      ('cut_step', _cut('train_step', 32, 2, CUT_mode='CUT', flip_equivariance=True, **CUT_STEP)),
       (
         'munit_D_ms',
         _munit(
@@ -631,7 +632,11 @@ def _cut_model(clone: pathlib.Path, meta):
   module = importlib.import_module('official_cut.cut_model')
   fast = meta['CUT_mode'] == 'FastCUT'
   opt = types.SimpleNamespace(
-    **{k: v for k, v in meta.items() if k not in ('family', 'kind', 'mode', 'CUT_mode')},
+    **{
+      k: v
+      for k, v in meta.items()
+      if k not in ('family', 'kind', 'mode', 'CUT_mode', 'flip_equivariance')
+    },
     gpu_ids=[],
     isTrain=True,
     checkpoints_dir=tempfile.mkdtemp(),
@@ -654,7 +659,7 @@ def _cut_model(clone: pathlib.Path, meta):
     lambda_GAN=1.0,
     lambda_NCE=10.0 if fast else 1.0,
     nce_idt=not fast,
-    flip_equivariance=fast,
+    flip_equivariance=meta.get('flip_equivariance', fast),
     nce_includes_all_negatives_from_minibatch=False,
     nce_T=0.07,
     pool_size=0,
