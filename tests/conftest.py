@@ -82,7 +82,7 @@ LONG_UNITS = {
   'test_parity.py': 60,
   'test_munit.py::test_eight_devices_give_what_one_device_gives': 60,
   'test_train.py::test_cyclegan_end_to_end': 55,
-  'test_cut.py::test_eight_devices_give_what_one_device_gives_and_the_losses_fall': 64,
+  'test_cut.py::test_eight_devices_give_what_one_device_gives_and_the_losses_fall': 50,
   'test_cut.py::test_two_steps_equal_the_official_steps': 38,
   'test_train.py::test_sigterm_saves_and_exits_cleanly_then_resumes': 40,
   'test_models.py::test_g_update_leaves_d_untouched_in_variants': 37,
