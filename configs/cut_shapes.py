@@ -11,7 +11,7 @@ PatchNCE's MLP 64 wide. Variants: 'fastcut', 'tiny', 'fastcut,tiny'. docs/cut.md
 measured errors beside the identity and CycleGAN.
 """
 
-from configs import common, cut_horse2zebra
+from configs import cut_horse2zebra, cyclegan_shapes
 
 
 def get_config(arg=None):
@@ -21,19 +21,11 @@ def get_config(arg=None):
     config.ngf = 16
     config.ndf = 32
     config.netF_nc = 64
-    config.data = common.get_data_config()
-    data = config.data
-    data.source = 'synthetic'
-    data.synthetic = 'shapes_recolour'
-    data.dataset_mode = 'unaligned'
-    data.synthetic_size = 32
-    data.preprocess = 'none'
-    data.load_size = 32
-    data.crop_size = 32
-    config.log_every = 100
-    config.sample_every = 512
-    config.checkpoint_every = 1024
-    config.num_samples = 8
+    # CycleGAN's demo task and loop settings, from its config (one place to change them).
+    demo = cyclegan_shapes.get_config()
+    config.data = demo.data
+    for key in ('log_every', 'sample_every', 'checkpoint_every', 'num_samples'):
+      config[key] = demo[key]
     return config
 
   config = cut_horse2zebra.build(arg, shapes)

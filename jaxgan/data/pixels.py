@@ -1,9 +1,11 @@
 """uint8 pixels to the model's [-1, 1] exactly as the official code maps them.
 
 The official loaders apply ToTensor then Normalize(0.5, 0.5): (x / 255 - 0.5) / 0.5 in float32.
-jaxgan looks the 256 results up instead of computing them: compilers rewrite a division by a
-constant as a multiplication by its reciprocal (tf.function and jax.jit do), which rounds half of
-the 256 values one unit differently; looked up, jaxgan's inputs are the official ones bit for bit.
+Compilers rewrite a division by a constant as a multiplication by its reciprocal (tf.function
+and jax.jit do), which rounds half of the 256 values one unit differently. The numpy paths here
+look the 256 results up; the tf.data pipeline divides in float64 instead
+(`transforms.normalize`, cheaper there than a gather). Either way the inputs are the official
+ones bit for bit.
 """
 
 import numpy as np
