@@ -35,7 +35,9 @@ from ml_collections import config_flags
 from jaxgan import cli, errors, models
 
 flags.DEFINE_string('workdir', None, 'a training workdir: its config and newest checkpoint')
-flags.DEFINE_integer('step', None, 'with --workdir: the checkpoint of this step (default newest)')
+flags.DEFINE_string(
+  'step', None, "with --workdir: the checkpoint of this step, or 'best' (default newest)"
+)
 flags.DEFINE_bool('output_only', False, 'write only the translations, <out>/<input name>.png')
 flags.DEFINE_string('model', None, f'with --weights: {" | ".join(models.names())}')
 config_flags.DEFINE_config_file('config', None, 'with --weights: configs/<name>.py[:arg]')
@@ -184,7 +186,7 @@ def main(argv):
       config, state, step = eval_lib.restore(
         FLAGS.workdir,
         defaults=common.get_config(),
-        step=FLAGS.step,
+        step=cli.checkpoint_step(FLAGS.step),
         overrides=cli.WORKDIR_OVERRIDES,
       )
       print(f'restored step {step} of {FLAGS.workdir} ({config.model} {config.name!r})', flush=True)

@@ -21,7 +21,7 @@ from jaxgan import cli, errors
 FORMATS = ('npz', 'pth', 'jax', 'savedmodel')  # jaxgan.export_lib.FORMATS, without importing JAX
 
 flags.DEFINE_string('workdir', None, 'a training workdir: its config and newest checkpoint')
-flags.DEFINE_integer('step', None, 'the checkpoint of this step (default newest)')
+flags.DEFINE_string('step', None, "the checkpoint of this step, or 'best' (default newest)")
 flags.DEFINE_string('net', None, 'the net (G, G_A, gen_a, D, ...) or direction (AtoB, BtoA)')
 flags.DEFINE_string('format', None, f'one of {", ".join(FORMATS)}')
 flags.DEFINE_string('out', None, 'the file (or SavedModel directory) to write')
@@ -45,7 +45,10 @@ def main(argv):
 
   try:
     config, state, step = eval_lib.restore(
-      FLAGS.workdir, defaults=common.get_config(), step=FLAGS.step, overrides=cli.WORKDIR_OVERRIDES
+      FLAGS.workdir,
+      defaults=common.get_config(),
+      step=cli.checkpoint_step(FLAGS.step),
+      overrides=cli.WORKDIR_OVERRIDES,
     )
     path = export_lib.export(config, state, FLAGS.net, FLAGS.format, FLAGS.out)
   except errors.JaxganError as e:

@@ -105,6 +105,12 @@ def get_config():
   config.sample_every = 400  # display_freq / update_html_freq
   config.checkpoint_every = 5000  # save_latest_freq
   config.keep_checkpoints = 3
+  # Evaluation while training (jaxgan/train_eval.py): every eval_every steps (0: never, as the
+  # official code) the held-out split is scored as eval.py scores it; keep_best names one score
+  # ('AtoB/fid', 'fid' = its mean over directions, 'AtoB/mae', ...) whose best state is kept in
+  # <workdir>/best/ (eval.py / export.py --step=best).
+  config.eval_every = 0
+  config.keep_best = ''
   # Resuming with settings other than the run's config.json (the model, nets, data, batch size,
   # objective, optimisation) is refused unless this is True; num_steps, the logging and
   # checkpoint intervals, eval.* and the data locations may always change.
@@ -129,4 +135,7 @@ def get_config():
   config.eval.lpips_diversity = True
   config.eval.lpips_net = 'alex'
   config.eval.lpips_version = '0.0'
+  # FID/KID during training (config.eval_every) are computed on real data; on the built-in sets,
+  # which are scored against their true targets, only when this is True.
+  config.eval.fid_on_builtin = False
   return config

@@ -118,10 +118,12 @@ class Checkpointer:
     async_save: write in a background thread; `wait()` (or `close()`) blocks until done.
     read_only: only restore (eval.py): create nothing, and leave a running trainer's temporary
       directories alone.
+    subdir: the folder of the workdir the steps go in (`best` holds the best-scoring state,
+      jaxgan.train_eval).
   """
 
-  def __init__(self, workdir, *, keep=3, async_save=True, read_only=False):
-    self.directory = pathlib.Path(workdir).absolute() / CHECKPOINT_DIR
+  def __init__(self, workdir, *, keep=3, async_save=True, read_only=False, subdir=CHECKPOINT_DIR):
+    self.directory = pathlib.Path(workdir).absolute() / subdir
     self._options = ocp.CheckpointManagerOptions(
       max_to_keep=keep or None,
       create=not read_only,

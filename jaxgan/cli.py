@@ -60,6 +60,19 @@ def quiet_logging():
     logging.set_verbosity(logging.WARNING)
 
 
+def checkpoint_step(text):
+  """--step's value: None (the newest), 'best' (config.keep_best's state) or a step number."""
+  if text is None or text == 'best':
+    return text
+  try:
+    step = int(text)
+  except ValueError:
+    step = -1
+  if step < 0:
+    fail(f"--step={text}: expected a checkpoint's step number or 'best'")
+  return step
+
+
 def fail(message):
   """Prints `error: message` (its first line) to stderr and exits with status 2."""
   text = str(message).strip()

@@ -48,7 +48,7 @@ import tqdm
 from flax import traverse_util
 from jax.experimental import multihost_utils
 
-from jaxgan import checkpoint, config_checks, data, errors, models, parallel, visualize
+from jaxgan import checkpoint, config_checks, data, errors, models, parallel, train_eval, visualize
 from jaxgan import train_state as ts
 from jaxgan.port import states
 
@@ -157,6 +157,8 @@ FREE_KEYS = (
   'sample_every',
   'checkpoint_every',
   'keep_checkpoints',
+  'eval_every',
+  'keep_best',
   'num_samples',
   'name',
   'allow_config_change',
@@ -188,6 +190,7 @@ def _check_options(config, workdir):
       raise errors.ConfigError(f'config.{key} is {config[key]}; expected a value >= 0')
   if config.num_steps == 0 and config.get('n_epochs', 0) + config.get('n_epochs_decay', 0) == 0:
     raise errors.ConfigError('config.num_steps is 0 and so are the epochs: nothing to train')
+  train_eval.check(config)
   if workdir.exists() and not workdir.is_dir():
     raise errors.InputError(f'--workdir={workdir} is a file; expected a directory')
   if workdir.is_dir() and not os.access(workdir, os.W_OK | os.X_OK):
@@ -457,7 +460,18 @@ def _train(config, workdir, on_step):
       f'  checkpoints: {ckpt.directory} (every {config.checkpoint_every} steps, keeps '
       f'{config.keep_checkpoints})\n'
       f'  samples:     {web_dir / "index.html"} (every {config.sample_every} steps)\n'
-      f'  TensorBoard: tensorboard --logdir {workdir / "tensorboard"}',
+      + (
+        f'  evaluation:  {workdir / train_eval.DURING_DIR} (every {config.eval_every} steps'
+        + (
+          f'; the best {config.keep_best} kept in {workdir / train_eval.BEST_DIR}'
+          if config.keep_best
+          else ''
+        )
+        + ')\n'
+        if config.get('eval_every', 0)
+        else ''
+      )
+      + f'  TensorBoard: tensorboard --logdir {workdir / "tensorboard"}',
       flush=True,
     )
 
@@ -508,6 +522,27 @@ def _train(config, workdir, on_step):
     )
     writer.image(step, 'samples', grid)
 
+  evaluator = train_eval.Evaluator(config, workdir)
+
+  def evaluate(step):
+    t = time.time()
+    scores, kept = evaluator(state, step)
+    if not primary:
+      return
+    writer.scalars(step, {f'eval/{k}': v for k, v in scores.items()})
+    line = ' '.join(f'{k}: {v:.4g}' for k, v in scores.items())
+    best = evaluator.best.record if evaluator.best else None
+    note = (
+      f' (best {best["metric"]} {best["value"]:.4g} at step {best["step"]}'
+      + (', kept' if kept else '')
+      + ')'
+      if best
+      else ''
+    )
+    tqdm.tqdm.write(f'  eval at step {step} ({time.time() - t:.1f}s): {line}{note}')
+    with open(workdir / 'loss_log.txt', 'a') as f:
+      f.write(f'(eval, epoch: {_epoch(config, step, spe)}, step: {step}) {line}{note}\n')
+
   step, saved = start, start
   released = threading.Event()
   stream = _train_stream(dataset, start, released)
@@ -535,6 +570,9 @@ def _train(config, workdir, on_step):
         if step % config.sample_every == 0 or step == total:
           checked.all(in_flight)
           save_sample(step)
+        if evaluator.due(step, total):
+          checked.all(in_flight)  # only a state whose every step was finite is scored or kept
+          evaluate(step)
         if step % config.checkpoint_every == 0 and step < total:
           checked.all(in_flight)  # a checkpoint holds only a state every step of was finite
           _save(ckpt, step, state)
@@ -553,6 +591,7 @@ def _train(config, workdir, on_step):
       released.wait(timeout=60)
     bar.close()
     writer.close()
+    evaluator.close()
     ckpt.close()  # waits for a save in flight; an interrupted one is never picked up
   if primary and start >= total and not stop.signal:
     print(

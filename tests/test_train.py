@@ -16,7 +16,7 @@ import pytest
 import scripts
 
 import jaxgan.eval as eval_lib
-from jaxgan import checkpoint, data, errors, models, train_lib
+from jaxgan import checkpoint, data, errors, models, train_eval, train_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -39,7 +39,8 @@ def _assert_run_outputs(workdir, steps):
   for step in steps:
     (png,) = (workdir / 'web' / 'images').glob(f'epoch*_step{step:08d}.png')
     assert f'images/{png.name}' in page
-  logged = [line for line in (workdir / 'loss_log.txt').read_text().splitlines() if line]
+  lines = (workdir / 'loss_log.txt').read_text().splitlines()
+  logged = [line for line in lines if line.startswith('(epoch')]
   assert [int(line.split('step: ')[1].split(',')[0]) for line in logged] == steps
 
 
@@ -49,7 +50,10 @@ def test_pix2pix_end_to_end_then_resume(tmp_path):
   args = ['--model=pix2pix', '--config=configs/pix2pix_shapes.py:tiny', f'--workdir={workdir}']
   # A constant lr: num_steps times the schedule, so the longer second run re-times its decay.
   args += ['--config.lr_policy=step', '--config.lr_decay_iters=1000']
-  first = scripts.run('train.py', *args)
+  # Scored every 2 steps, the best state kept; the uninterrupted run below is not scored and
+  # must end bit-identical: evaluating does not touch the training state or its draws.
+  scored = ['--config.eval_every=2', '--config.keep_best=AtoB/mae']
+  first = scripts.run('train.py', *args, *scored)
   assert first.returncode == 0, first.stderr[-3000:]
   assert 'starting at step 0' in first.stdout
   assert str(workdir / 'web' / 'index.html') in first.stdout
@@ -57,10 +61,14 @@ def test_pix2pix_end_to_end_then_resume(tmp_path):
   assert checkpoint.load_config(workdir).num_steps == 4
 
   # The same command with more steps continues from the checkpoint, not from 0.
-  second = scripts.run('train.py', *args, '--config.num_steps=6')
+  best_before = train_eval.read(workdir)
+  second = scripts.run('train.py', *args, *scored, '--config.num_steps=6')
   assert second.returncode == 0, second.stderr[-3000:]
   assert 'resuming at step 4' in second.stdout
   _assert_run_outputs(workdir, [2, 4, 6])
+  best = _assert_best_kept(workdir, [2, 4, 6])
+  # The resumed run competed against the best of the first: it never replaced it by worse.
+  assert best['value'] <= best_before['value']
 
   # Exact resume: the same batches, RNG draws and optimizer states as an uninterrupted run.
   straight = tmp_path / 'straight'
@@ -77,13 +85,37 @@ def test_pix2pix_end_to_end_then_resume(tmp_path):
   # A diverging continuation (lr 1e10) stops with one line and exit 2 before it writes a
   # checkpoint: step 6 stays the newest, and evaluation reads finite numbers from it.
   huge = ['--config.lr=1e10', '--config.num_steps=12', '--config.allow_config_change=True']
-  fourth = scripts.run('train.py', *args, *huge)
+  fourth = scripts.run('train.py', *args, *scored, *huge)
   assert fourth.returncode == 2, fourth.stderr[-3000:]
   (line,) = [x for x in fourth.stderr.splitlines() if x.startswith('error: ')]
   assert 'training diverged at step' in line and '(step 6) is the last good state' in line
   assert _steps(workdir)[-1] == 6
   config, state, step = eval_lib.restore(workdir)  # what eval.py reads: the finite step 6
   assert step == 6 and all(np.isfinite(x).all() for x in jax.tree.leaves(state.params))
+  assert train_eval.read(workdir) == best  # the divergence stop kept the best as it was
+  _, state, step = eval_lib.restore(workdir, step='best')  # eval.py / export.py --step=best
+  assert step == best['step'] and all(np.isfinite(x).all() for x in jax.tree.leaves(state.params))
+
+
+def _assert_best_kept(workdir, evaluated):
+  """The evaluations of `evaluated` steps were logged, and best/ holds the best-scoring one."""
+  lines = (pathlib.Path(workdir) / 'loss_log.txt').read_text().splitlines()
+  scores = {}
+  for line in lines:
+    if line.startswith('(eval'):
+      step = int(line.split('step: ')[1].split(')')[0])
+      scores[step] = float(line.split('AtoB/mae: ')[1].split()[0])
+  assert sorted(scores) == evaluated
+  best = train_eval.read(workdir)
+  assert best['metric'] == 'AtoB/mae' and best['step'] == min(scores, key=scores.get)
+  assert best['value'] == pytest.approx(scores[best['step']], rel=1e-3)  # logged with 4 digits
+  assert [p.name for p in (pathlib.Path(workdir) / 'best').iterdir() if p.is_dir()] == [
+    str(best['step'])
+  ]
+  # Only the newest evaluation's folder and the best one's stay.
+  kept = {p.name for p in (pathlib.Path(workdir) / 'eval' / 'during').iterdir()}
+  assert kept == {f'test_{evaluated[-1]}', f'test_{best["step"]}'}
+  return best
 
 
 @pytest.mark.slow

@@ -31,6 +31,9 @@ OFFICIAL = {
   'n_epochs': 'epochs at the initial learning rate',
   'n_epochs_decay': 'epochs of linear decay to zero after n_epochs',
   'keep_checkpoints': 'how many of the newest checkpoints are kept (0: all)',
+  'eval_every': 'score the held-out split every N steps while training (0: never)',
+  'keep_best': "the score whose best state is kept in <workdir>/best ('AtoB/fid', 'fid', ...)",
+  'eval.fid_on_builtin': 'FID/KID during training also on the built-in sets',
   'ngf': 'generator filters in the last conv layer (official --ngf)',
   'ndf': 'discriminator filters in the first conv layer (official --ndf)',
   'nef': 'encoder filters in the first conv layer (official --nef)',
@@ -148,7 +151,7 @@ def descriptions(path):
 LOOP_KEYS = {
   'model', 'name', 'seed', 'batch_size', 'compute_dtype', 'remat', 'init_from', 'num_steps',
   'n_epochs', 'n_epochs_decay', 'log_every', 'sample_every', 'checkpoint_every',
-  'keep_checkpoints', 'allow_config_change', 'num_samples',
+  'keep_checkpoints', 'allow_config_change', 'num_samples', 'eval_every', 'keep_best',
 }  # fmt: skip
 
 

@@ -122,13 +122,33 @@ def _create(config):
   return lambda: model.create(config, jax.random.PRNGKey(config.seed), 1)
 
 
+def _restore_best(workdir, config):
+  """(state, step) of the run's best-scoring state (config.keep_best, jaxgan.train_eval)."""
+  from jaxgan import train_eval  # noqa: PLC0415
+
+  record = train_eval.read(workdir)
+  if record is None:
+    raise errors.InputError(
+      f'--step=best: {pathlib.Path(workdir) / train_eval.BEST_DIR / train_eval.BEST_FILE} '
+      'not found; a run keeps its best state with --config.eval_every=N '
+      '--config.keep_best=<score>'
+    )
+  with checkpoint.Checkpointer(
+    workdir, keep=None, read_only=True, subdir=train_eval.BEST_DIR
+  ) as ckpt:
+    state = ckpt.restore(jax.eval_shape(_create(config)), record['step'])
+  print(f'best {record["metric"]} {record["value"]:.4g}: step {record["step"]}', flush=True)
+  return state, record['step']
+
+
 def restore(workdir, defaults=None, step=None, overrides=()):
   """(config, state, step) of a checkpoint of a training workdir (default: the newest).
 
   Args:
     workdir: the training run's directory.
     defaults: fills the options the stored config lacks (`checkpoint.load_config`).
-    step: the checkpoint's step; None for the newest.
+    step: the checkpoint's step; None for the newest; 'best' for the best-scoring state
+      (config.keep_best).
     overrides: [(key, value text)] applied to the stored config (`config_overrides.apply`):
       data and eval keys; one that would change the nets is refused.
 
@@ -140,6 +160,8 @@ def restore(workdir, defaults=None, step=None, overrides=()):
 
   config = checkpoint.load_config(workdir, defaults)
   config_overrides.apply(config, overrides)
+  if step == 'best':
+    return (config, *_restore_best(workdir, config))
   with checkpoint.Checkpointer(workdir, keep=None, read_only=True) as ckpt:
     steps = ckpt.all_steps()
     if not steps:
@@ -204,12 +226,27 @@ def dataset(config, batch_size=1):
   )
 
 
+_quiet = []
+
+
+@contextlib.contextmanager
+def quiet():
+  """No progress bars inside the block: an evaluation during training, under its own bar."""
+  _quiet.append(True)
+  try:
+    yield
+  finally:
+    _quiet.pop()
+
+
 def progress_bar(desc):
   """A bar on stderr counting the images eval translates ('translating AtoB: 37 images
   [00:05, 7.1 images/s]'), so that no phase of an evaluation is silent."""
   import tqdm  # noqa: PLC0415
 
-  return tqdm.tqdm(desc=desc, unit=' images', file=sys.stderr, mininterval=1.0, ncols=100)
+  return tqdm.tqdm(
+    desc=desc, unit=' images', file=sys.stderr, mininterval=1.0, ncols=100, disable=bool(_quiet)
+  )
 
 
 @contextlib.contextmanager
