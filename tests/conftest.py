@@ -51,6 +51,7 @@ SPREAD_FILES = {
   'test_export.py',
   'test_models.py',
   'test_munit.py',
+  'test_official_steps.py',
   'test_train.py',
 }
 GROUPS = {
@@ -76,7 +77,9 @@ LONG_UNITS = {
   'test_munit_end_to_end.py': 75,
   'test_bfloat16.py::test_bfloat16_steps_stay_close_to_float32': 70,
   'test_benchmark.py::test_benchmark_cli_times_step_input_and_loop': 50,
-  'test_train.py::test_pix2pix_end_to_end_then_resume': 110,
+  'test_train.py::test_pix2pix_end_to_end_then_resume': 125,
+  'test_official_steps.py::test_two_steps_equal_the_official_steps': 35,
+  'test_official_steps.py::test_pix2pix_step_equals_the_official_update': 25,
   'models_pix2pix': 65,
   'test_bicyclegan_end_to_end.py::test_end_to_end': 65,
   'test_parity.py': 60,

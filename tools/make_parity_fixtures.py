@@ -13,6 +13,16 @@ networks.py, imported from the clone, so nothing of the official code lives in j
 fixtures also hold its PatchSampleF (with the patch ids as inputs) and its PatchNCELoss (loss
 per patch and its gradient).
 
+Train-step fixtures (`*_step.npz`, kind 'train_step'): two official training iterations from
+random weights on one batch, with every random draw of the iteration recorded (CUT's flips and
+patch ids, BicycleGAN's z and eps, MUNIT's styles), each iteration's losses, the gradients each
+optimizer stepped with in the first, and the weights after both; tests/test_official_steps.py
+and tests/test_cut.py replay them. CUT's from CUTModel, CycleGAN's from the CycleGANModel that
+CUT's repository ships (--cut), BicycleGAN's from BiCycleGANModel (--bicyclegan), MUNIT's from
+MUNIT_Trainer's dis_update and gen_update (--munit). pix2pix's step has no fixture: it needs
+the pix2pix/CycleGAN repository's Pix2PixModel (that clone exceeded what this environment could
+fetch); its nets are those of the CycleGAN fixtures and its objective is checked in tests/.
+
 A fixture is one network: random weights drawn from a seeded generator (scaled so the activations
 stay near unit size, then rounded to float16 so the stored float16 weights are exact), one seeded
 input, one forward pass in training mode without dropout. The file format is that of
@@ -110,6 +120,37 @@ CUT_STEP = dict(
   nce_layers='0,4,8,12,16',
   lr=0.002,
 )
+
+
+def _step(family, model, size=32, batch=2, **options):
+  """Two official training iterations of `model` on one batch (A, B [batch, 3, size, size])."""
+  meta = {'family': family, 'kind': 'train_step', 'model': model, **options, 'mode': 'train'}
+  return meta, {'A': (batch, 3, size, size), 'B': (batch, 3, size, size)}
+
+
+# The other models' train-step fixtures: their official defaults, nets narrowed, the lr raised
+# so that two steps move the weights well above rounding. CycleGAN is the CycleGANModel that
+# CUT's repository ships (the pix2pix/CycleGAN repository's, with its nets behind CUT's
+# no_antialias switches; the strided CUT fixture checks those nets are CycleGAN's).
+CYCLEGAN_STEP = dict(
+  netG='resnet_6blocks', netD='basic', ngf=2, ndf=2, norm='instance', gan_mode='lsgan',
+  lambda_A=10.0, lambda_B=10.0, lambda_identity=0.5, pool_size=50, lr=0.002,
+)  # fmt: skip
+BICYCLE_STEP = dict(
+  netG='unet_128', netD='basic_128_multi', netD2='basic_128_multi', netE='resnet_128', num_Ds=2,
+  ngf=1, ndf=2, nef=2, nz=8, norm='instance', nl='relu', where_add='all', upsample='basic',
+  gan_mode='lsgan', lambda_L1=10.0, lambda_GAN=1.0, lambda_GAN2=1.0, lambda_z=0.5,
+  lambda_kl=0.01, conditional_D=False, use_same_D=False, lr=0.002,
+)  # fmt: skip
+MUNIT_STEP = dict(
+  gen=dict(dim=2, mlp_dim=8, style_dim=8, activ='relu', n_downsample=2, n_res=2,
+           pad_type='reflect'),
+  dis=dict(dim=2, norm='none', activ='lrelu', n_layer=2, gan_type='lsgan', num_scales=2,
+           pad_type='reflect'),
+  gan_w=1.0, recon_x_w=10.0, recon_s_w=1.0, recon_c_w=1.0, recon_x_cyc_w=10.0,
+  recon_kl_w=0.0, recon_kl_cyc_w=0.0, vgg_w=0.0, weight_decay=1e-4, beta1=0.5, beta2=0.999,
+  lr=0.002, init='kaiming',
+)  # fmt: skip
 
 
 def _specs(table):
@@ -264,6 +305,10 @@ SETS = {
       # CUT with FastCUT's flip-equivariance too: nce_idt and the flips in one step (one
       # flipped iteration, one not).
       ('cut_step', _cut('train_step', 32, 2, CUT_mode='CUT', flip_equivariance=True, **CUT_STEP)),
+      # The official iterations of the other models (BicycleGAN's nets are named for 128 px).
+      ('cyclegan_step', _step('cut', 'cycle_gan', **CYCLEGAN_STEP)),
+      ('bicyclegan_step', _step('bicyclegan', 'bicycle_gan', 128, **BICYCLE_STEP)),
+      ('munit_step', _step('munit', 'munit', **MUNIT_STEP)),
       (
         'munit_D_ms',
         _munit(
@@ -618,17 +663,22 @@ def _commit(clone: pathlib.Path) -> str:
     return 'unknown (not a git clone)'
 
 
+def _cut_model_stubs():
+  if 'util.util' not in sys.modules:
+    util = types.ModuleType('util')
+    util.__path__ = []
+    util.util = types.ModuleType('util.util')
+    util.util.str2bool = lambda v: str(v).lower() in ('yes', 'true', 't', 'y', '1')
+    sys.modules['util'], sys.modules['util.util'] = util, util.util
+
+
 def _cut_model(clone: pathlib.Path, meta):
   """The official CUTModel with the options of `meta`, as its train.py builds it.
 
   cut_model.py imports `util.util` for an option parser helper only; a stand-in keeps the
   import from pulling in the clone's image utilities (PIL, torchvision).
   """
-  if 'util.util' not in sys.modules:
-    util = types.ModuleType('util')
-    util.util = types.ModuleType('util.util')
-    util.util.str2bool = lambda v: str(v).lower() in ('yes', 'true', 't', 'y', '1')
-    sys.modules['util'], sys.modules['util.util'] = util, util.util
+  _cut_model_stubs()
   module = importlib.import_module('official_cut.cut_model')
   fast = meta['CUT_mode'] == 'FastCUT'
   opt = types.SimpleNamespace(
@@ -740,9 +790,214 @@ def make_cut_step(spec: Spec, clone: pathlib.Path, out: pathlib.Path, seed: int)
   return path
 
 
+def _import_from(clone: pathlib.Path, name: str, relative: str):
+  """Imports `relative` (a file of the clone) as module `name`."""
+  spec = importlib.util.spec_from_file_location(name, clone.expanduser() / relative)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
+  spec.loader.exec_module(module)
+  return module
+
+
+class _Recorder:
+  """Wraps a function that draws random numbers; keeps what each call returned."""
+
+  def __init__(self, owner, attr):
+    self.owner, self.attr, self.calls = owner, attr, []
+    self.original = getattr(owner, attr)
+    setattr(owner, attr, self)
+
+  def __call__(self, *args, **kwargs):
+    out = self.original(*args, **kwargs)
+    self.calls.append(out.detach().clone())
+    return out
+
+  def restore(self):
+    setattr(self.owner, self.attr, self.original)
+
+
+def _cyclegan_model(clone, meta):
+  """CUT's CycleGANModel with the CycleGAN nets (both no_antialias switches), as its train.py
+  builds it; (nets, one iteration, the random draws of the last iteration)."""
+  load_networks('cut', clone)  # the official_cut package
+  if 'util.image_pool' not in sys.modules:
+    _cut_model_stubs()
+    sys.modules['util.image_pool'] = _import_from(clone, 'util.image_pool', 'util/image_pool.py')
+  module = importlib.import_module('official_cut.cycle_gan_model')
+  opt = types.SimpleNamespace(
+    **{k: v for k, v in meta.items() if k not in ('family', 'kind', 'mode', 'model', 'norm')},
+    normG=meta['norm'], normD=meta['norm'], no_antialias=True, no_antialias_up=True,
+    no_dropout=True, init_type='normal', init_gain=0.02, n_layers_D=3, input_nc=3, output_nc=3,
+    gpu_ids=[], isTrain=True, checkpoints_dir=tempfile.mkdtemp(), name='fixture',
+    preprocess='none', beta1=0.5, beta2=0.999, direction='AtoB', amp=False, batch_size=2,
+  )  # fmt: skip
+  model = module.CycleGANModel(opt)
+  nets = {n: getattr(model, f'net{n}') for n in ('G_A', 'G_B', 'D_A', 'D_B')}
+
+  def iterate(inputs):
+    model.set_input(dict(inputs, A_paths='', B_paths=''))
+    model.optimize_parameters()
+    return {n: getattr(model, f'loss_{n}') for n in model.loss_names}, None
+
+  return nets, iterate, lambda: {}
+
+
+def _bicyclegan_model(clone, meta):
+  """BicycleGAN's BiCycleGANModel as its train.py builds it; its z and eps draws recorded."""
+  package = 'official_bicyclegan'
+  if package not in sys.modules:
+    holder = types.ModuleType(package)
+    holder.__path__ = [str(clone.expanduser() / 'models')]
+    sys.modules[package] = holder
+  module = importlib.import_module(f'{package}.bicycle_gan_model')
+  opt = types.SimpleNamespace(
+    **{k: v for k, v in meta.items() if k not in ('family', 'kind', 'mode', 'model')},
+    input_nc=3, output_nc=3, use_dropout=False, init_type='xavier', init_gain=0.02,
+    gpu_ids=[], isTrain=True, checkpoints_dir=tempfile.mkdtemp(), name='fixture',
+    preprocess='none', beta1=0.5, direction='AtoB', batch_size=2, no_encode=False,
+    continue_train=False, epoch='latest', verbose=False,
+  )  # fmt: skip
+  model = module.BiCycleGANModel(opt)
+  nets = {n: getattr(model, f'net{n}') for n in ('G', 'E', 'D', 'D2')}
+  recorder = _Recorder(model, 'get_z_random')
+
+  def iterate(inputs):
+    recorder.calls.clear()
+    model.set_input(dict(inputs, A_paths='', B_paths=''))
+    model.optimize_parameters()
+    return {n: getattr(model, f'loss_{n}') for n in model.loss_names}, None
+
+  def draws():  # encode() draws eps first, then forward() draws z_random
+    eps, z_random = recorder.calls
+    return {'eps': eps, 'z_random': z_random}
+
+  return nets, iterate, draws
+
+
+def _munit_model(clone, meta):
+  """MUNIT's MUNIT_Trainer as its train.py drives it (dis_update, then gen_update), on the CPU;
+  the styles both updates draw recorded.
+
+  trainer.py imports its utils module for weight init, the lr scheduler and VGG loading; a
+  stand-in without them keeps torchvision and the data code out (the weights are drawn here,
+  vgg_w is 0, and the scheduler is not stepped within two iterations). Its .cuda() calls are
+  made no-ops.
+  """
+  networks = load_networks('munit', clone)
+  sys.modules['networks'] = networks
+  utils = types.ModuleType('utils')
+  utils.weights_init = lambda kind: lambda m: None
+  utils.get_scheduler = lambda optimizer, hyperparameters, iterations=-1: None
+  utils.get_model_list = utils.vgg_preprocess = utils.load_vgg16 = None
+  sys.modules['utils'] = utils
+  torch.Tensor.cuda = lambda self, *args, **kwargs: self
+  module = _import_from(clone, 'official_munit_trainer', 'trainer.py')
+  hyperparameters = {
+    **{k: v for k, v in meta.items() if k not in ('family', 'kind', 'mode', 'model')},
+    'input_dim_a': 3, 'input_dim_b': 3, 'display_size': 2, 'vgg_model_path': '',
+  }  # fmt: skip
+  trainer = module.MUNIT_Trainer(hyperparameters)
+  nets = {n: getattr(trainer, n) for n in ('gen_a', 'gen_b', 'dis_a', 'dis_b')}
+  recorder = _Recorder(module.torch, 'randn')
+
+  def iterate(inputs):
+    recorder.calls.clear()
+    trainer.dis_update(inputs['A'], inputs['B'], hyperparameters)
+    # gen_update's backward also reaches the discriminators (their gradients are zeroed before
+    # their next update only): theirs are the ones dis_update stepped with, taken here.
+    grads = {n: _grads(nets[n]) for n in ('dis_a', 'dis_b')}
+    trainer.gen_update(inputs['A'], inputs['B'], hyperparameters)
+    grads.update({n: _grads(nets[n]) for n in ('gen_a', 'gen_b')})
+    losses = {k.removeprefix('loss_'): v for k, v in vars(trainer).items() if k.startswith('loss_')}
+    return losses, grads
+
+  def draws():
+    dis_a, dis_b, gen_a, gen_b = recorder.calls
+    return {'dis_s_a': dis_a, 'dis_s_b': dis_b, 'gen_s_a': gen_a, 'gen_s_b': gen_b}
+
+  return nets, iterate, draws
+
+
+def _grads(net) -> dict:
+  return {
+    key: p.grad.detach().numpy().astype(np.float32)
+    for key, p in net.named_parameters()
+    if p.grad is not None
+  }
+
+
+MODEL_STEPS = {
+  'cycle_gan': _cyclegan_model,
+  'bicycle_gan': _bicyclegan_model,
+  'munit': _munit_model,
+}
+
+
+def _smooth(shape, generator):
+  """Images in [-1, 1] of 4x4-pixel blocks, in steps of 1/8: large images compress small."""
+  n, c, h, w = shape
+  coarse = torch.randint(0, 17, (n, c, -(-h // 4), -(-w // 4)), generator=generator) / 8.0 - 1.0
+  return coarse.repeat_interleave(4, 2).repeat_interleave(4, 3)[:, :, :h, :w].contiguous()
+
+
+def make_model_step(spec: Spec, clone: pathlib.Path, out: pathlib.Path, seed: int) -> pathlib.Path:
+  """Two official iterations of CycleGAN, BicycleGAN or MUNIT from random weights on one batch.
+
+  The keys of make_cut_step: sd/<net>/<key> (float16-exact weights), in/A, in/B, each step's
+  random draws (in/step<s>_<name>: BicycleGAN's eps and z_random, MUNIT's dis_s_a, dis_s_b,
+  gen_s_a, gen_s_b), out/step<s>/<loss> (the official loss_* members), the first step's
+  gradients (out/grad/<net>/<key>) and the weights after both steps (out/params/<net>/<key>).
+  Dropout is off; batch statistics do not arise (instance norm, MUNIT's unnormalised Ds).
+  """
+  generator = torch.Generator().manual_seed(seed)
+  torch.manual_seed(seed)
+  np.random.seed(seed % 2**32)
+  nets, iterate, draws = MODEL_STEPS[spec.meta['model']](clone, spec.meta)
+  for net in nets.values():
+    randomize(net, generator)
+    net.train()
+  arrays = {}
+  for name, net in nets.items():
+    for key, value in net.state_dict().items():
+      arrays[f'sd/{name}/{key}'] = (
+        value.half().numpy() if value.is_floating_point() else value.numpy()
+      )
+  inputs = {k: _smooth(shape, generator) for k, shape in spec.inputs.items()}
+  for step in (1, 2):
+    losses, grads = iterate(inputs)
+    for name, value in draws().items():
+      arrays[f'in/step{step}_{name}'] = value.numpy().astype(np.float32)
+    for loss, value in losses.items():
+      arrays[f'out/step{step}/{loss}'] = np.float32(float(torch.as_tensor(value).detach()))
+    if step == 1:  # the gradients each optimizer stepped with
+      grads = grads or {name: _grads(net) for name, net in nets.items()}
+      for name, net_grads in grads.items():
+        arrays.update({f'out/grad/{name}/{key}': g for key, g in net_grads.items()})
+  for name, net in nets.items():
+    for key, p in net.named_parameters():
+      arrays[f'out/params/{name}/{key}'] = p.detach().numpy().astype(np.float32)
+  arrays.update({f'in/{k}': v.numpy().astype(np.float32) for k, v in inputs.items()})
+  repo, relative = REPOS[spec.meta['family']]
+  meta = {
+    **spec.meta,
+    'official': repo,
+    'official_commit': _commit(clone),
+    'official_networks_sha256': hashlib.sha256(
+      (clone.expanduser() / relative).read_bytes()
+    ).hexdigest(),
+    'seed': seed,
+  }
+  arrays['meta'] = json.dumps(meta)
+  path = out / f'{spec.name}.npz'
+  np.savez_compressed(path, **arrays)
+  return path
+
+
 def make(spec: Spec, networks, clone: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
   """Builds, randomizes and runs one network; writes <out>/<name>.npz."""
   seed = zlib.crc32(spec.name.encode())  # stable across runs and Python versions
+  if spec.meta['kind'] == 'train_step' and 'model' in spec.meta:
+    return make_model_step(spec, clone, out, seed)
   if spec.meta['kind'] == 'train_step':
     return make_cut_step(spec, clone, out, seed)
   generator = torch.Generator().manual_seed(seed)
@@ -797,6 +1052,7 @@ def main(argv=None) -> None:
     parser.add_argument(f'--{family}', type=pathlib.Path, help=f'a clone of {repo}')
   parser.add_argument('--set', choices=sorted(SETS), default='small')
   parser.add_argument('--out', type=pathlib.Path, default=ROOT / 'tests' / 'data' / 'parity')
+  parser.add_argument('--only', nargs='*', help='make only these fixtures (file stems)')
   args = parser.parse_args(argv)
   if torch is None:
     sys.exit("make_parity_fixtures: needs PyTorch, the extra 'jaxgan[torch]' (pip install torch)")
@@ -807,7 +1063,7 @@ def main(argv=None) -> None:
   for family, clone in clones.items():
     networks = load_networks(family, clone)
     for spec in SETS[args.set]:
-      if spec.meta['family'] == family:
+      if spec.meta['family'] == family and (not args.only or spec.name in args.only):
         path = make(spec, networks, clone, args.out)
         print(f'{path}  {path.stat().st_size / 1024:.0f} KiB')
 

@@ -130,8 +130,12 @@ def _gan(gan_loss, predictions, target_is_real):
   return sum(gan_loss(p, target_is_real) for p in predictions)
 
 
-def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
-  """One official optimize_parameters: G and E step, then D (and D2). Pure; the caller jits it."""
+def train_step(state: ts.TrainState, batch: dict, draws=None) -> tuple[ts.TrainState, dict]:
+  """One official optimize_parameters: G and E step, then D (and D2). Pure; the caller jits it.
+
+  `draws` ({'z_random', 'eps'}, each [batch / 2, nz]) replaces the step's normal draws: the
+  official step's torch.randn, replayed by tests/test_official_steps.py.
+  """
   config = state.config
   gan_loss = GANLoss(config.gan_mode)
   on = branches(config)
@@ -144,6 +148,8 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
   A_rand, B_rand = real_A[half:], real_B[half:]
   rng, eps_rng, z_rng, drop_enc, drop_rand = jax.random.split(state.rng, 5)
   z_random = jax.random.normal(z_rng, (half, config.nz), jnp.float32)
+  if draws is not None:
+    z_random = draws['z_random']
   d_fake_random = 'D' if config.use_same_D else 'D2'
 
   def d_input(a, b):
@@ -159,7 +165,7 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
           'E', B_enc, train=True, params=params['E'], batch_stats=stats['E']
         )
         # Reparametrisation (Eq. 3): z = mu + eps * exp(logvar / 2).
-        eps = jax.random.normal(eps_rng, mu.shape, jnp.float32)
+        eps = jax.random.normal(eps_rng, mu.shape, jnp.float32) if draws is None else draws['eps']
         z_encoded = eps * jnp.exp(0.5 * logvar) + mu
         if config.lambda_kl > 0:
           losses['kl'] = kl_loss(mu, logvar) * config.lambda_kl

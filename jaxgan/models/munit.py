@@ -284,8 +284,13 @@ def dis_losses(state, params_D, x_a, x_b, x_ba, x_ab):
 # The step.
 
 
-def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
-  """One official iteration: dis_update, then gen_update. Pure; the caller jits it."""
+def train_step(state: ts.TrainState, batch: dict, draws=None) -> tuple[ts.TrainState, dict]:
+  """One official iteration: dis_update, then gen_update. Pure; the caller jits it.
+
+  `draws` ({'dis': (s_a, s_b), 'gen': (s_a, s_b)}, each [N, 1, 1, style_dim]) replaces the
+  styles the two updates draw: the official iteration's torch.randn, replayed by
+  tests/test_official_steps.py.
+  """
   config = state.config
   x_a, x_b = batch['A'], batch['B']
   n = x_a.shape[0]
@@ -294,6 +299,8 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
 
   # dis_update: fresh styles, translations detached from the generators.
   s_a, s_b = random_style(config, keys[0], n), random_style(config, keys[1], n)
+  if draws is not None:
+    s_a, s_b = draws['dis']
   c_a, _ = encode(state, 'gen_a', x_a)
   c_b, _ = encode(state, 'gen_b', x_b)
   x_ba = jax.lax.stop_gradient(decode(state, 'gen_a', c_b, s_a))
@@ -305,6 +312,8 @@ def train_step(state: ts.TrainState, batch: dict) -> tuple[ts.TrainState, dict]:
 
   # gen_update against the updated, frozen discriminators, with new styles.
   s_a, s_b = random_style(config, keys[2], n), random_style(config, keys[3], n)
+  if draws is not None:
+    s_a, s_b = draws['gen']
 
   def g_loss(params_G):
     return gen_losses(state, params_G, x_a, x_b, s_a, s_b, vgg=vgg)
