@@ -64,6 +64,12 @@ flags.DEFINE_alias('synchronized', 'sync')  # the official MUNIT test_batch.py's
 flags.DEFINE_bool(
   'lpips', None, 'multimodal models: LPIPS diversity of the samples (config.eval.lpips_diversity)'
 )
+flags.DEFINE_string(
+  'protocol',
+  None,
+  "a paper's evaluation by name (docs/reproduce.md): cut_fid | cyclegan_fid | pix2pix_fid | "
+  'bicyclegan_lpips | munit_lpips',
+)
 flags.DEFINE_string('real', None, 'with --fake: FID and KID of two image folders, no model')
 flags.DEFINE_string('fake', None, 'with --real: the generated images')
 flags.DEFINE_bool(
@@ -76,11 +82,12 @@ flags.DEFINE_integer('kid_subset_size', None, 'KID subset size (default min(1000
 FLAGS = flags.FLAGS
 
 
-def _metric_options():
+def _metric_options(protocol=None):
   return dict(
     weights=FLAGS.fid_weights,
-    preprocess=FLAGS.fid_preprocess,
-    fid_allow_few=FLAGS.fid_allow_few,
+    preprocess='pytorch-fid' if protocol else FLAGS.fid_preprocess,
+    # pytorch-fid computes FID from as few images as a test split has (horse2zebra: 120).
+    fid_allow_few=FLAGS.fid_allow_few or protocol is not None,
     kid_subset_size=FLAGS.kid_subset_size,
   )
 
@@ -211,6 +218,18 @@ def main(argv):
     for key in ('num_styles', 'style', 'style_domain'):  # MUNIT's sampling
       if FLAGS[key].present:
         config.eval[key] = FLAGS[key].value
+    protocol = None
+    if FLAGS.protocol:
+      from jaxgan.eval import protocols  # noqa: PLC0415
+
+      if FLAGS.folder or FLAGS.output_only or FLAGS.num_test is not None:
+        raise errors.ConfigError(
+          f'--protocol={FLAGS.protocol} fixes what is translated: drop --folder, '
+          '--output_only and --num_test'
+        )
+      protocol = protocols.get(FLAGS.protocol, config.model)
+      protocols.apply(protocol, config)
+      print(f'protocol {FLAGS.protocol}: {protocol.what} ({protocol.source})', flush=True)
     if FLAGS.folder and FLAGS.output_only and not _given('data.preprocess'):
       config.data.preprocess = 'none'  # translations for use: each image keeps its size
     if FLAGS.folder:
@@ -231,6 +250,8 @@ def main(argv):
     # images is not worth the Inception passes unless asked for (--fid).
     builtin = config.data.source == 'synthetic' and not FLAGS['fid'].present
     fid = FLAGS.fid and not (FLAGS.folder or FLAGS.output_only or builtin)
+    if protocol is not None:
+      fid = protocol.fid
     if builtin and not (FLAGS.folder or FLAGS.output_only) and getattr(model, 'FID_KID', True):
       print('FID/KID: skipped on a built-in set, measured against its true targets (--fid: run)')
     if not fid and earlier and not FLAGS.output_only:
@@ -238,9 +259,9 @@ def main(argv):
       _write_metrics(out, results)
     elif fid and getattr(model, 'FID_KID', True):
       try:
-        fid_kid = metrics.folders.evaluate_translations(out, **_metric_options())
+        fid_kid = metrics.folders.evaluate_translations(out, **_metric_options(protocol))
       except errors.WeightsError as e:
-        if FLAGS.fid_weights:
+        if FLAGS.fid_weights or protocol is not None:
           raise
         fid_kid = {}
         print(f'FID/KID skipped (--nofid to silence): {e}', file=sys.stderr)
@@ -263,13 +284,23 @@ def main(argv):
   if FLAGS.output_only:
     print(f'translations: {out}')
     return
+  if protocol is not None:
+    value = protocols.reported(protocol, results)
+    results = {**results, 'protocol': {'name': FLAGS.protocol, 'what': protocol.what,
+                                        'source': protocol.source, 'reported': protocol.report,
+                                        'value': value}}  # fmt: skip
+    _write_metrics(out, results)
   if results:
-    table = {k: v for k, v in results.items() if k != 'fid_kid'}
+    table = {k: v for k, v in results.items() if k not in ('fid_kid', 'protocol')}
     if table:
       print(eval_lib.format_table(config, table))
     for direction, scores in results.get('fid_kid', {}).items():
       print(f'{direction}:')
       print(metrics.folders.format_table(scores))
+  if protocol is not None:
+    value = results['protocol']['value']
+    shown = 'not computed' if value is None else f'{value:.4g}'
+    print(f'{FLAGS.protocol}: {protocol.report} = {shown}')
   print(f'results: {out}/index.html' + (f', {out}/metrics.json' if results else ''))
 
 
