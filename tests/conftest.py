@@ -49,6 +49,7 @@ SPREAD_FILES = {
   'test_cut.py',
   'test_eval.py',
   'test_export.py',
+  'test_learning.py',
   'test_models.py',
   'test_munit.py',
   'test_official_steps.py',
@@ -71,6 +72,13 @@ GROUPS = {
 # Seconds each long unit takes on 2 cores (two xdist workers; the slowest tests' durations
 # are printed at the end of every run): a file, a group, or a test (every parameter of it).
 LONG_UNITS = {
+  # the opt-in long proofs (-m learning, -m mutations), alone on a worker
+  'test_learning.py::test_munit_covers_more_styles_than_a_style_blind_decoder': 475,
+  'test_learning.py::test_cut_moves_toward_the_target_domain': 300,
+  'test_learning.py::test_cyclegan_paints_each_domains_colours': 170,
+  'test_learning.py::test_bicyclegan_covers_more_modes_than_pix2pix_noise': 140,
+  'test_learning.py::test_pix2pix_beats_the_identity_and_the_mean_target': 125,
+  'test_official_steps.py::test_a_changed_setting_fails': 45,
   'test_metrics_real_weights.py': 110,
   'test_train_distributed.py': 85,
   'models_cyclegan': 85,
