@@ -32,6 +32,10 @@ from jaxgan import errors
 
 CONFIG_FILE = 'config.json'
 CHECKPOINT_DIR = 'checkpoints'
+# The best-scoring state of a run (config.keep_best, jaxgan.train_eval): its own folder of one
+# step, and the record naming it.
+BEST_DIR = 'best'
+BEST_FILE = 'best.json'
 
 
 def _key_name(key):
@@ -302,6 +306,15 @@ class Checkpointer:
 
   def __exit__(self, *exc):
     self.close()
+
+
+def read_best(workdir) -> dict | None:
+  """The record of a workdir's best-scoring state ({'metric', 'value', 'step', 'scores'}), or
+  None."""
+  try:
+    return json.loads((pathlib.Path(workdir) / BEST_DIR / BEST_FILE).read_text())
+  except (OSError, ValueError):
+    return None
 
 
 def save_config(workdir, config):

@@ -26,8 +26,8 @@ import numpy as np
 
 from jaxgan import checkpoint, errors
 
-BEST_DIR = 'best'
-BEST_FILE = 'best.json'
+BEST_DIR = checkpoint.BEST_DIR
+BEST_FILE = checkpoint.BEST_FILE
 DURING_DIR = pathlib.Path('eval') / 'during'
 # Scores where lower is better; every other one (PSNR, colour accuracy, coverage, LPIPS
 # diversity) is better higher.
@@ -149,12 +149,7 @@ class Best:
       self._ckpt.close()
 
 
-def read(workdir) -> dict | None:
-  """best.json of a workdir, or None."""
-  try:
-    return json.loads((pathlib.Path(workdir) / BEST_DIR / BEST_FILE).read_text())
-  except (OSError, ValueError):
-    return None
+read = checkpoint.read_best
 
 
 class Evaluator:

@@ -124,17 +124,15 @@ def _create(config):
 
 def _restore_best(workdir, config):
   """(state, step) of the run's best-scoring state (config.keep_best, jaxgan.train_eval)."""
-  from jaxgan import train_eval  # noqa: PLC0415
-
-  record = train_eval.read(workdir)
+  record = checkpoint.read_best(workdir)
   if record is None:
     raise errors.InputError(
-      f'--step=best: {pathlib.Path(workdir) / train_eval.BEST_DIR / train_eval.BEST_FILE} '
+      f'--step=best: {pathlib.Path(workdir) / checkpoint.BEST_DIR / checkpoint.BEST_FILE} '
       'not found; a run keeps its best state with --config.eval_every=N '
       '--config.keep_best=<score>'
     )
   with checkpoint.Checkpointer(
-    workdir, keep=None, read_only=True, subdir=train_eval.BEST_DIR
+    workdir, keep=None, read_only=True, subdir=checkpoint.BEST_DIR
   ) as ckpt:
     state = ckpt.restore(jax.eval_shape(_create(config)), record['step'])
   print(f'best {record["metric"]} {record["value"]:.4g}: step {record["step"]}', flush=True)
