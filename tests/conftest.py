@@ -148,7 +148,7 @@ def pytest_xdist_node_collection_finished(node, ids):
   if _ANNOUNCED:
     return
   _ANNOUNCED.append(True)
-  longest = max(LONG_UNITS.values())
+  longest = max(LONG_UNITS.get(_unit(i)[1], 0) for i in ids)
   writer = node.config.get_terminal_writer()
   writer.line(
     f'{len(ids)} tests, the longest first: the first dots come after a minute or two '

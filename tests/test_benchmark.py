@@ -86,7 +86,7 @@ def test_step_timing_imports_no_tensorflow():
   assert proc.stdout.strip() == 'False'
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_benchmark_cli_times_step_input_and_loop(tmp_path):
   out = tmp_path / 'bench.json'
   proc = scripts.run(

@@ -58,7 +58,7 @@ def _dtypes_of_convolutions(jaxpr):
   return found
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize('name', sorted(TINY))
 def test_bfloat16_steps_stay_close_to_float32(name):
   _, losses32, _, initial = _run(name, 'float32')

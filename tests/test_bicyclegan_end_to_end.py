@@ -19,7 +19,9 @@ import scripts  # noqa: E402
 @pytest.mark.slow
 # The official model and the encoder-less baseline: eval.py's sampling with and without E. The
 # cVAE-GAN and cLR-GAN variants differ only inside the step, which test_bicyclegan.py traces.
-@pytest.mark.parametrize('variant', ['bicyclegan', 'pix2pix_noise'])
+@pytest.mark.parametrize(
+  'variant', ['bicyclegan', pytest.param('pix2pix_noise', marks=pytest.mark.long)]
+)
 def test_end_to_end(tmp_path, variant):
   workdir = tmp_path / variant
   config = f'--config=configs/bicyclegan_shapes.py:{variant},tiny'

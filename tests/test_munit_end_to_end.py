@@ -9,7 +9,7 @@ import pytest
 import scripts
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_tiny_end_to_end(tmp_path):
   workdir, out = tmp_path / 'run', tmp_path / 'eval'
   train = scripts.run(
