@@ -29,19 +29,23 @@ from jaxgan import checkpoint, errors
 BEST_DIR = checkpoint.BEST_DIR
 BEST_FILE = checkpoint.BEST_FILE
 DURING_DIR = pathlib.Path('eval') / 'during'
-# Scores where lower is better; every other one (PSNR, colour accuracy, coverage, LPIPS
-# diversity) is better higher.
-LOWER_IS_BETTER = ('fid', 'kid', 'mae')
-# Constant baselines and counts: not scores of the model.
+# Scores where lower is better (also every MAE: 'mae', 'mae_nearest'); every other one (PSNR,
+# colour accuracy, coverage, precision, LPIPS diversity) is better higher.
+LOWER_IS_BETTER = ('fid', 'kid')
+# Constant baselines, counts, spreads and settings: not scores of the model.
 _NOT_SCORES = (
   'identity',
   'mean_image',
   'num_images',
   'num_real',
   'num_fake',
+  'n_samples',
+  'pairs',
+  'threshold',
   'kid_std',
   'kid_subsets',
   'kid_subset_size',
+  'lpips_diversity_std',
 )
 
 
@@ -68,7 +72,8 @@ def flatten(results) -> dict[str, float]:
 
 
 def lower_is_better(name: str) -> bool:
-  return name.rsplit('/', 1)[-1] in LOWER_IS_BETTER
+  last = name.rsplit('/', 1)[-1]
+  return last in LOWER_IS_BETTER or last.startswith('mae') or last.endswith('mae')
 
 
 def pick(scores: dict[str, float], name: str) -> float | None:

@@ -44,6 +44,31 @@ def test_a_short_name_is_the_mean_over_directions_and_lower_is_better_where_it_s
   assert train_eval.lower_is_better('AtoB/fid') and train_eval.lower_is_better('mae')
   assert not train_eval.lower_is_better('AtoB/psnr')
   assert not train_eval.lower_is_better('AtoB/lpips_diversity')
+  assert train_eval.lower_is_better('AtoB/modes/mae_nearest')
+
+
+def test_a_multimodal_models_scores_leave_out_counts_and_spreads():
+  results = {  # eval's results for BicycleGAN on a built-in set
+    'AtoB': {
+      'diversity': {
+        'lpips_diversity': 0.1,
+        'lpips_diversity_std': 0.01,
+        'pairs': 76,
+        'net': 'alex',
+      },
+      'modes': {'coverage': 0.5, 'precision': 0.6, 'mae_nearest': 0.2, 'threshold': 0.08},
+      'random': {'mae': 0.23, 'psnr': 12.7},
+      'n_samples': 20,
+    }
+  }
+  assert train_eval.flatten(results) == {
+    'AtoB/diversity/lpips_diversity': 0.1,
+    'AtoB/modes/coverage': 0.5,
+    'AtoB/modes/precision': 0.6,
+    'AtoB/modes/mae_nearest': 0.2,
+    'AtoB/random/mae': 0.23,
+    'AtoB/random/psnr': 12.7,
+  }
 
 
 def _state(value):
