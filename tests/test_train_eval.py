@@ -129,3 +129,15 @@ def test_bad_options_are_one_line(every, best, message):
   config.eval_every, config.keep_best = every, best
   with pytest.raises(errors.ConfigError, match=message):
     train_eval.check(config)
+
+
+def test_several_processes_are_refused_in_one_line(monkeypatch):
+  # Evaluation translates the split in one process; a multi-process run scores its
+  # checkpoints with eval.py instead.
+  from configs import pix2pix_shapes  # noqa: PLC0415
+
+  config = pix2pix_shapes.get_config('tiny')
+  config.eval_every = 2
+  monkeypatch.setattr(train_eval.jax, 'process_count', lambda: 2)
+  with pytest.raises(errors.ConfigError, match='evaluates in one process; this run has 2'):
+    train_eval.check(config)
