@@ -166,7 +166,25 @@ class Evaluator:
     self.best = Best(workdir, config.keep_best) if config.get('keep_best', '') else None
     # The built-in sets are scored against their true targets; FID there only when asked.
     self.fid = config.data.source != 'synthetic' or config.eval.get('fid_on_builtin', False)
+    self.fid = self.fid and getattr(_model(config), 'FID_KID', True)
     self._extractor = None
+    # What would fail at the first evaluation, hours in, fails now.
+    wanted = (config.get('keep_best', '') or '').rsplit('/', 1)[-1]
+    if wanted in ('fid', 'kid') and not self.fid:
+      raise errors.ConfigError(
+        f'config.keep_best={config.keep_best!r}: this run scores no FID/KID (the built-in sets '
+        'are scored against their targets: --config.eval.fid_on_builtin=True, or keep the best '
+        'AtoB/mae)'
+      )
+    if self.every and self.fid:
+      from jaxgan import metrics  # noqa: PLC0415
+
+      try:
+        self._extractor = metrics.inception.FeatureExtractor()
+      except errors.WeightsError as e:
+        raise errors.ConfigError(
+          f'config.eval_every scores FID/KID, whose Inception weights are not found: {e}'
+        ) from None
 
   def due(self, step, total) -> bool:
     return bool(self.every) and (step % self.every == 0 or step == total)
@@ -179,7 +197,7 @@ class Evaluator:
     out = self.workdir / DURING_DIR / f'{self.config.eval.split}_{step}'
     with core.quiet():
       results = eval_lib.evaluate(self.config, state, out, num_test=self.config.eval.num_test)
-    if self.fid and getattr(_model(self.config), 'FID_KID', True):
+    if self.fid:
       results = {**results, 'fid_kid': self._fid_kid(out)}
     scores = flatten(results)
     kept = self.best.offer(step, scores, state) if self.best else False
@@ -189,8 +207,6 @@ class Evaluator:
   def _fid_kid(self, out):
     from jaxgan import metrics  # noqa: PLC0415
 
-    if self._extractor is None:
-      self._extractor = metrics.inception.FeatureExtractor()
     # Held-out splits of a few hundred images (horse2zebra's testA has 120): FID from fewer
     # images than features is biased but comparable from one evaluation to the next, which is
     # what picking the best needs (CUT's protocol computes it so too).

@@ -428,6 +428,8 @@ def _train(config, workdir, on_step):
   # Bad model options fail here, in a second, before any data is read.
   jax.eval_shape(lambda: model.create(config, jax.random.PRNGKey(config.seed), 1))
   init_from = states.parse(config.get('init_from', ''), model, option='config.init_from')
+  # Scoring while training: a score it cannot compute fails here, not at its first evaluation.
+  evaluator = train_eval.Evaluator(config, workdir)
 
   dataset = data.build(
     config,
@@ -521,8 +523,6 @@ def _train(config, workdir, on_step):
       column_width=max(128, grid.shape[1] // len(names)),
     )
     writer.image(step, 'samples', grid)
-
-  evaluator = train_eval.Evaluator(config, workdir)
 
   def evaluate(step):
     t = time.time()

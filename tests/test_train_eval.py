@@ -141,3 +141,21 @@ def test_several_processes_are_refused_in_one_line(monkeypatch):
   monkeypatch.setattr(train_eval.jax, 'process_count', lambda: 2)
   with pytest.raises(errors.ConfigError, match='evaluates in one process; this run has 2'):
     train_eval.check(config)
+
+
+def test_what_would_fail_at_the_first_evaluation_fails_at_the_start(tmp_path, monkeypatch):
+  from configs import pix2pix_shapes  # noqa: PLC0415
+  from jaxgan import metrics  # noqa: PLC0415
+
+  config = pix2pix_shapes.get_config('tiny')
+  config.eval_every, config.keep_best = 2, 'fid'
+  with pytest.raises(errors.ConfigError, match="keep_best='fid': this run scores no FID/KID"):
+    train_eval.Evaluator(config, tmp_path)
+
+  def missing(**kwargs):
+    raise errors.WeightsError('no FID Inception weights (pt_inception-2015-12-05)')
+
+  monkeypatch.setattr(metrics.inception, 'FeatureExtractor', missing)
+  config.data.source, config.keep_best = 'folder', 'AtoB/fid'
+  with pytest.raises(errors.ConfigError, match='Inception weights are not found: no FID'):
+    train_eval.Evaluator(config, tmp_path)
