@@ -718,6 +718,29 @@ def _cut_model(clone: pathlib.Path, meta):
   return module.CUTModel(opt)
 
 
+def _write_step(spec, clone, out, seed, arrays, nets, inputs) -> pathlib.Path:
+  """Adds the weights after the iterations, the batch and the provenance to a train-step
+  fixture's `arrays` and writes <out>/<name>.npz."""
+  for name, net in nets.items():
+    for key, p in net.named_parameters():
+      arrays[f'out/params/{name}/{key}'] = p.detach().numpy().astype(np.float32)
+  arrays.update({f'in/{k}': v.numpy().astype(np.float32) for k, v in inputs.items()})
+  repo, relative = REPOS[spec.meta['family']]
+  meta = {
+    **spec.meta,
+    'official': repo,
+    'official_commit': _commit(clone),
+    'official_networks_sha256': hashlib.sha256(
+      (clone.expanduser() / relative).read_bytes()
+    ).hexdigest(),
+    'seed': seed,
+  }
+  arrays['meta'] = json.dumps(meta)
+  path = out / f'{spec.name}.npz'
+  np.savez_compressed(path, **arrays)
+  return path
+
+
 def make_cut_step(spec: Spec, clone: pathlib.Path, out: pathlib.Path, seed: int) -> pathlib.Path:
   """Two official CUT iterations (optimize_parameters) from random weights on one batch.
 
@@ -770,24 +793,7 @@ def make_cut_step(spec: Spec, clone: pathlib.Path, out: pathlib.Path, seed: int)
       for name, net in nets.items():
         for key, p in net.named_parameters():
           arrays[f'out/grad/{name}/{key}'] = p.grad.detach().numpy().astype(np.float32)
-  for name, net in nets.items():
-    for key, p in net.named_parameters():
-      arrays[f'out/params/{name}/{key}'] = p.detach().numpy().astype(np.float32)
-  arrays.update({f'in/{k}': v.numpy().astype(np.float32) for k, v in inputs.items()})
-  repo, relative = REPOS['cut']
-  meta = {
-    **spec.meta,
-    'official': repo,
-    'official_commit': _commit(clone),
-    'official_networks_sha256': hashlib.sha256(
-      (clone.expanduser() / relative).read_bytes()
-    ).hexdigest(),
-    'seed': seed,
-  }
-  arrays['meta'] = json.dumps(meta)
-  path = out / f'{spec.name}.npz'
-  np.savez_compressed(path, **arrays)
-  return path
+  return _write_step(spec, clone, out, seed, arrays, nets, inputs)
 
 
 def _import_from(clone: pathlib.Path, name: str, relative: str):
@@ -973,24 +979,7 @@ def make_model_step(spec: Spec, clone: pathlib.Path, out: pathlib.Path, seed: in
       grads = grads or {name: _grads(net) for name, net in nets.items()}
       for name, net_grads in grads.items():
         arrays.update({f'out/grad/{name}/{key}': g for key, g in net_grads.items()})
-  for name, net in nets.items():
-    for key, p in net.named_parameters():
-      arrays[f'out/params/{name}/{key}'] = p.detach().numpy().astype(np.float32)
-  arrays.update({f'in/{k}': v.numpy().astype(np.float32) for k, v in inputs.items()})
-  repo, relative = REPOS[spec.meta['family']]
-  meta = {
-    **spec.meta,
-    'official': repo,
-    'official_commit': _commit(clone),
-    'official_networks_sha256': hashlib.sha256(
-      (clone.expanduser() / relative).read_bytes()
-    ).hexdigest(),
-    'seed': seed,
-  }
-  arrays['meta'] = json.dumps(meta)
-  path = out / f'{spec.name}.npz'
-  np.savez_compressed(path, **arrays)
-  return path
+  return _write_step(spec, clone, out, seed, arrays, nets, inputs)
 
 
 def make(spec: Spec, networks, clone: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
