@@ -310,11 +310,33 @@ class Checkpointer:
 
 def read_best(workdir) -> dict | None:
   """The record of a workdir's best-scoring state ({'metric', 'value', 'step', 'scores'}), or
-  None."""
-  try:
-    return json.loads((pathlib.Path(workdir) / BEST_DIR / BEST_FILE).read_text())
-  except (OSError, ValueError):
+  None where there is none.
+
+  Raises:
+    jaxgan.errors.InputError: a record that is not one (damaged, edited, or someone else's),
+      named in one line; its step is never used as a path unchecked.
+  """
+  path = pathlib.Path(workdir) / BEST_DIR / BEST_FILE
+  if not path.exists():
     return None
+  try:
+    if path.stat().st_size > 2**20:  # a record is a few hundred bytes
+      raise ValueError('larger than 1 MiB')
+    record = json.loads(path.read_text())
+    valid = (
+      isinstance(record, dict)
+      and isinstance(record.get('metric'), str)
+      and isinstance(record.get('value'), int | float)
+      and not isinstance(record.get('value'), bool)
+      and isinstance(record.get('step'), int)
+      and not isinstance(record.get('step'), bool)
+      and record['step'] >= 0
+    )
+    if not valid:
+      raise ValueError('expected {"metric": <name>, "value": <number>, "step": <step>}')
+  except (OSError, UnicodeDecodeError, ValueError) as e:
+    raise errors.InputError(f'{path} is not a best-state record: {str(e)[:200]}') from None
+  return record
 
 
 def save_config(workdir, config):

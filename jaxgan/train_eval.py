@@ -108,7 +108,11 @@ class Best:
     self.workdir, self.name = pathlib.Path(workdir), name
     self.lower = lower_is_better(name)
     self.path = self.workdir / BEST_DIR / BEST_FILE
-    self.record = read(workdir)
+    try:
+      self.record = read(workdir)
+    except errors.InputError as e:  # our own file, damaged: the next best state replaces it
+      print(f'warning: {e}; it is replaced at the next evaluation', file=sys.stderr, flush=True)
+      self.record = None
     if self.record and self.record.get('metric') != name:
       print(
         f'warning: {self.path} holds the best {self.record.get("metric")!r}; this run keeps '

@@ -159,3 +159,27 @@ def test_what_would_fail_at_the_first_evaluation_fails_at_the_start(tmp_path, mo
   config.data.source, config.keep_best = 'folder', 'AtoB/fid'
   with pytest.raises(errors.ConfigError, match='Inception weights are not found: no FID'):
     train_eval.Evaluator(config, tmp_path)
+
+
+@pytest.mark.parametrize(
+  'text',
+  [
+    'not json',
+    '{"metric": "fid", "value": 1.0, "step": "../../checkpoints"}',
+    '{"metric": "fid", "value": "1", "step": 3}',
+    '{"metric": "fid", "value": 1.0, "step": -1}',
+    '[1, 2]',
+    '\udcff',
+  ],
+)
+def test_a_hostile_best_record_is_one_line_and_nothing_is_deleted(tmp_path, capsys, text):
+  (tmp_path / 'best').mkdir()
+  path = tmp_path / 'best' / 'best.json'
+  path.write_bytes(text.encode('utf-8', 'surrogateescape'))
+  bystander = tmp_path / 'checkpoints' / '3'
+  bystander.mkdir(parents=True)
+  with pytest.raises(errors.InputError, match='best.json is not a best-state record'):
+    checkpoint.read_best(tmp_path)
+  best = train_eval.Best(tmp_path, 'fid')  # a resumed run: a warning, and it starts over
+  assert best.record is None and 'not a best-state record' in capsys.readouterr().err
+  assert bystander.is_dir() and path.read_bytes() == text.encode('utf-8', 'surrogateescape')
